@@ -1,0 +1,3 @@
+"""fpops: ops automation for the FootballPrediction platform."""
+
+__version__ = "0.1.0"
