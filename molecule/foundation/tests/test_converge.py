@@ -1,0 +1,116 @@
+"""Check mode is clean on converged hosts; bad input fails before anything changes."""
+
+import json
+
+import pytest
+from conftest import project_dir, recap, run_playbook, scenario_dir
+
+
+def ruleset_fingerprints(hosts) -> dict[str, str]:
+    return {
+        name: host.check_output("nft -s list table inet fpops; sha256sum /etc/nftables.conf")
+        for name, host in hosts.items()
+    }
+
+
+def test_check_mode_on_converged_hosts_changes_nothing():
+    result = run_playbook(scenario_dir() / "converge.yml", "--check")
+    assert result.returncode == 0, result.stdout[-3000:]
+    counters = recap(result.stdout)
+    assert counters, result.stdout[-3000:]
+    for host, counts in counters.items():
+        assert counts["changed"] == 0, f"{host} would change in check mode:\n{result.stdout[-3000:]}"
+        assert counts["failed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "expected"),
+    [
+        (
+            {"firewall_rules": [{"name": "bad", "port": 9000, "from_groups": ["no_such_group"]}]},
+            "firewall_rules[0] (bad): from_groups names unknown inventory group 'no_such_group'",
+        ),
+        (
+            {"firewall_admin_sources": ["10.1.2.0/24", "not-a-cidr"]},
+            "firewall_admin_sources: 'not-a-cidr' is not a CIDR",
+        ),
+        (
+            {"firewall_admin_sources": []},
+            "firewall_admin_sources is empty",
+        ),
+        (
+            {"firewall_rules": [{"name": "bad", "port": 70000, "public": True}]},
+            "firewall_rules[0] (bad): port 70000 is outside 1-65535",
+        ),
+    ],
+    ids=["unknown-group", "admin-source-not-cidr", "no-admin-source", "bad-port"],
+)
+def test_bad_input_fails_before_any_change(hosts, extra_vars, expected):
+    before = ruleset_fingerprints(hosts)
+    result = run_playbook(project_dir() / "playbooks" / "site.yml", "-e", json.dumps(extra_vars))
+    assert result.returncode != 0
+    assert expected in result.stdout
+    for host, counts in recap(result.stdout).items():
+        assert counts["changed"] == 0, f"{host} changed before the bad input was refused"
+    assert ruleset_fingerprints(hosts) == before
+
+
+def test_declaration_naming_an_unknown_group_is_refused(hosts, tmp_path):
+    playbook = tmp_path / "declare.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "Declare a bad rule",
+                    "hosts": "fnd-db",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "ansible.builtin.include_role": {
+                                "name": "firewall",
+                                "tasks_from": "declare",
+                            },
+                            "vars": {
+                                "firewall_declare_service": "badsvc",
+                                "firewall_declare_rules": [
+                                    {"name": "bad", "port": 5432, "from_groups": ["nope"]}
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    result = run_playbook(playbook)
+    assert result.returncode != 0
+    assert "firewall_declare_rules of badsvc[0] (bad): from_groups names unknown inventory group 'nope'" in result.stdout
+    assert not hosts["fnd-db"].file("/etc/ansible/facts.d/fpops_fw_badsvc.fact").exists
+
+
+def test_declaration_without_a_port_is_refused_by_the_argument_spec(tmp_path):
+    playbook = tmp_path / "declare.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "Declare with a wrong type",
+                    "hosts": "fnd-db",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "ansible.builtin.include_role": {"name": "firewall", "tasks_from": "declare"},
+                            "vars": {
+                                "firewall_declare_service": "badsvc",
+                                "firewall_declare_rules": [{"name": "no-port", "from_groups": ["app"]}],
+                            },
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    result = run_playbook(playbook)
+    assert result.returncode != 0
+    assert "missing required arguments: port" in result.stdout
+    assert "firewall_declare_rules" in result.stdout
