@@ -54,8 +54,12 @@ def test_declared_rules_name_the_declaring_role():
 
 def test_resolve_splits_families_sorts_and_dedupes():
     rules = [
-        {"name": "pg", "port": 5432, "from_groups": ["app", "db_replica", "app"],
-         "from_cidrs": ["10.0.0.11/32", "10.9.0.0/16"]},
+        {
+            "name": "pg",
+            "port": 5432,
+            "from_groups": ["app", "db_replica", "app"],
+            "from_cidrs": ["10.0.0.11/32", "10.9.0.0/16"],
+        },
     ]
     (rule,) = fw.firewall_resolve_rules(rules, GROUPS, ADDRESSES)
     assert rule["v4"] == ["10.0.0.11", "10.0.0.12", "10.9.0.0/16"]
@@ -65,7 +69,9 @@ def test_resolve_splits_families_sorts_and_dedupes():
 
 
 def test_empty_group_resolves_to_no_sources():
-    (rule,) = fw.firewall_resolve_rules([{"name": "e", "port": 1, "from_groups": ["empty"]}], GROUPS, {})
+    (rule,) = fw.firewall_resolve_rules(
+        [{"name": "e", "port": 1, "from_groups": ["empty"]}], GROUPS, {}
+    )
     assert rule["v4"] == [] and rule["v6"] == [] and not rule["public"]
 
 
@@ -79,7 +85,9 @@ def test_resolution_is_order_independent():
 
 def test_addresses_must_be_ip_literals():
     errors = fw.firewall_address_errors({"web": "web.example.com", "db": "10.0.0.5"})
-    assert errors == ["host web: address 'web.example.com' is not an IP; set firewall_address for it"]
+    assert errors == [
+        "host web: address 'web.example.com' is not an IP; set firewall_address for it"
+    ]
 
 
 def test_host_addresses_prefer_firewall_address():

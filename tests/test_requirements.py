@@ -41,7 +41,9 @@ def test_every_required_collection_is_installed_within_range():
 
 
 def test_roles_use_only_required_collections():
-    required = {c["name"] for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]}
+    required = {
+        c["name"] for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]
+    }
     used = set()
     for path in (ROOT / "roles").rglob("*.yml"):
         for word in path.read_text().split():

@@ -1,4 +1,4 @@
-"""Shared helpers for the foundation scenario: hosts by name, SSH from the test runner, playbook runs."""
+"""Helpers for the foundation scenario: hosts by name, SSH from the runner, playbook runs."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def scenario_dir() -> Path:
     return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 
 
-def ssh(address: str, user: str, *options: str, command: str = "true") -> subprocess.CompletedProcess:
+def ssh(
+    address: str, user: str, *options: str, command: str = "true"
+) -> subprocess.CompletedProcess:
     """SSH from the test runner (the only admin source) with the scenario key."""
     args = [
         "ssh",

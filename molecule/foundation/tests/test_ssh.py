@@ -14,7 +14,9 @@ NAMES = sorted(ADDRESSES)
 
 def ssh_audit() -> str:
     beside_python = Path(sys.executable).with_name("ssh-audit")
-    return str(beside_python) if beside_python.exists() else shutil.which("ssh-audit") or "ssh-audit"
+    return (
+        str(beside_python) if beside_python.exists() else shutil.which("ssh-audit") or "ssh-audit"
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -73,12 +73,14 @@ def firewall_cidr_errors(values: Iterable[Any], variable: str) -> list[str]:
         try:
             ipaddress.ip_network(str(value), strict=False)
         except ValueError:
-            errors.append(f"{variable}: {value!r} is not a CIDR (e.g. 10.0.0.0/24 or 2001:db8::/64)")
+            errors.append(
+                f"{variable}: {value!r} is not a CIDR (e.g. 10.0.0.0/24 or 2001:db8::/64)"
+            )
     return errors
 
 
 def firewall_host_addresses(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> dict[str, str]:
-    """Map each host to the address peers' rules use: firewall_address, ansible_host, or its name."""
+    """Map each host to the address peer rules use: firewall_address, ansible_host or its name."""
     out = {}
     for host in hosts:
         host_vars = hostvars[host]
@@ -88,7 +90,7 @@ def firewall_host_addresses(hosts: Iterable[str], hostvars: Mapping[str, Any]) -
 
 
 def firewall_address_errors(addresses: Mapping[str, Any]) -> list[str]:
-    """Hosts whose firewall address is not an IP literal (nft must not resolve names at load time)."""
+    """Hosts whose firewall address is not an IP (nft must not resolve names at load time)."""
     errors = []
     for host, address in sorted(addresses.items()):
         try:
