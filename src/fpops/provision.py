@@ -1,0 +1,62 @@
+"""`fpops provision ENV`: playbooks/site.yml against inventories/ENV."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+
+from fpops.exitcodes import ExitCode
+from fpops.project import ProjectError, inventory_dir
+from fpops.runner import RunRequest, execute
+from fpops.view import OutputMode, make_view
+
+
+def run_playbook(
+    request: RunRequest,
+    mode: OutputMode = OutputMode.HUMAN,
+    console: Console | None = None,
+    out: TextIO | None = None,
+    cancel: threading.Event | None = None,
+) -> ExitCode:
+    """Run one playbook with the chosen output; return the exit code."""
+    console = console or Console()
+    view = make_view(mode, request.label, console, out or sys.stdout)
+    view.start()
+    try:
+        result = execute(request, view.update, cancel=cancel)
+    except BaseException:
+        view.abort()
+        raise
+    view.finish(result)
+    return result.exit_code
+
+
+def provision_request(
+    project_dir: Path,
+    environment: str,
+    limit: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+) -> RunRequest:
+    """The RunRequest for `fpops provision`, or ProjectError for bad input."""
+    inventory = inventory_dir(project_dir, environment)
+    playbook = project_dir / "playbooks" / "site.yml"
+    if not playbook.is_file():
+        raise ProjectError(f"playbook not found: {playbook}")
+    if environment == "sandbox" and not (inventory / "hosts.yml").is_file():
+        raise ProjectError("the sandbox has no inventory yet: run `fpops sandbox up` first")
+    return RunRequest(
+        project_dir=project_dir,
+        playbook=playbook,
+        inventory=inventory,
+        limit=limit,
+        check=check,
+        diff=diff,
+        verbosity=verbosity,
+        label=f"provision {environment}",
+    )

@@ -1,0 +1,107 @@
+"""The fpops command line: parsing, exit codes, environment lookup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fpops import cli
+from fpops.exitcodes import ExitCode
+from fpops.project import PROJECT_DIR_ENV, ProjectError, find_project_dir, known_environments
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    for env in ("sandbox", "production"):
+        (tmp_path / "inventories" / env).mkdir(parents=True)
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "site.yml").write_text("- hosts: all\n  tasks: []\n")
+    monkeypatch.delenv(PROJECT_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path / "inventories")
+    return tmp_path
+
+
+def test_exit_codes():
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 130]
+
+
+def test_help_works(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "sandbox" in out
+    assert "provision" in out
+
+
+def test_help_of_provision(capsys):
+    assert cli.main(["provision", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--limit" in out
+    assert "--json" in out
+
+
+def test_console_script_help():
+    fpops = Path(sys.executable).parent / "fpops"
+    proc = subprocess.run([str(fpops), "--help"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert "usage: fpops" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--bogus"],
+        [],
+        ["sandbox"],
+        ["sandbox", "sideways"],
+        ["provision"],
+        ["provision", "sandbox", "--json", "--quiet"],
+    ],
+)
+def test_bad_usage_exits_4(argv, capsys):
+    assert cli.main(argv) == ExitCode.BAD_INPUT
+    assert "error:" in capsys.readouterr().err
+
+
+def test_unknown_environment_exits_4_and_names_it(project, capsys):
+    assert cli.main(["provision", "staging"]) == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert "staging" in err
+    assert "production, sandbox" in err
+
+
+def test_sandbox_without_hosts_yml_says_to_run_up(project, capsys):
+    assert cli.main(["provision", "sandbox"]) == ExitCode.BAD_INPUT
+    assert "fpops sandbox up" in capsys.readouterr().err
+
+
+def test_no_project_exits_4(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(PROJECT_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["provision", "sandbox"]) == ExitCode.BAD_INPUT
+    assert "ansible.cfg" in capsys.readouterr().err
+
+
+def test_project_dir_found_by_walking_up(project):
+    assert find_project_dir(project / "inventories" / "sandbox", environ={}) == project
+    assert known_environments(project) == ["production", "sandbox"]
+
+
+def test_project_dir_from_environment(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    assert find_project_dir(elsewhere, environ={PROJECT_DIR_ENV: str(project)}) == project
+    with pytest.raises(ProjectError):
+        find_project_dir(project, environ={PROJECT_DIR_ENV: str(elsewhere)})
+
+
+def test_provision_runs_site_yml_quietly(project, capsys):
+    (project / "inventories" / "production" / "hosts.ini").write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    assert cli.main(["provision", "production", "--quiet"]) == ExitCode.OK
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1
+    assert out[0].startswith("provision production: OK (exit 0)")
