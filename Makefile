@@ -23,6 +23,7 @@ bootstrap:
 
 image:
 	@scripts/build-test-image bookworm
+	@scripts/build-test-image trixie
 
 lint:
 	yamllint -s .
