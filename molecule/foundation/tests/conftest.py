@@ -65,7 +65,16 @@ def run_playbook(playbook: Path, *extra: str) -> subprocess.CompletedProcess:
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
     args = ["ansible-playbook", "-i", str(ephemeral_dir() / "inventory"), str(playbook), *extra]
-    return subprocess.run(args, capture_output=True, text=True, timeout=900, env=env, check=False)
+    # Errors go to stderr and the recap to stdout: the tests read both as one.
+    return subprocess.run(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+        env=env,
+        check=False,
+    )
 
 
 RECAP = re.compile(
