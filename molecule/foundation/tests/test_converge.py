@@ -57,68 +57,29 @@ def test_bad_input_fails_before_any_change(hosts, extra_vars, expected):
     assert ruleset_fingerprints(hosts) == before
 
 
-def test_declaration_naming_an_unknown_group_is_refused(hosts, tmp_path):
+def declare(tmp_path, rules: list[dict]):
+    """Run the firewall's declare entry point on the db host, as a service role would."""
+    task = {
+        "ansible.builtin.include_role": {"name": "firewall", "tasks_from": "declare"},
+        "vars": {"firewall_declare_service": "badsvc", "firewall_declare_rules": rules},
+    }
+    play = {"name": "Declare", "hosts": "fnd-db", "gather_facts": False, "tasks": [task]}
     playbook = tmp_path / "declare.yml"
-    playbook.write_text(
-        json.dumps(
-            [
-                {
-                    "name": "Declare a bad rule",
-                    "hosts": "fnd-db",
-                    "gather_facts": False,
-                    "tasks": [
-                        {
-                            "ansible.builtin.include_role": {
-                                "name": "firewall",
-                                "tasks_from": "declare",
-                            },
-                            "vars": {
-                                "firewall_declare_service": "badsvc",
-                                "firewall_declare_rules": [
-                                    {"name": "bad", "port": 5432, "from_groups": ["nope"]}
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ]
-        )
-    )
-    result = run_playbook(playbook)
+    playbook.write_text(json.dumps([play]))
+    return run_playbook(playbook)
+
+
+def test_declaration_naming_an_unknown_group_is_refused(hosts, tmp_path):
+    result = declare(tmp_path, [{"name": "bad", "port": 5432, "from_groups": ["nope"]}])
     assert result.returncode != 0
     expected = "firewall_declare_rules of badsvc[0] (bad): from_groups names unknown"
     assert f"{expected} inventory group 'nope'" in result.stdout
     assert not hosts["fnd-db"].file("/etc/ansible/facts.d/fpops_fw_badsvc.fact").exists
 
 
-def test_declaration_without_a_port_is_refused_by_the_argument_spec(tmp_path):
-    playbook = tmp_path / "declare.yml"
-    playbook.write_text(
-        json.dumps(
-            [
-                {
-                    "name": "Declare with a wrong type",
-                    "hosts": "fnd-db",
-                    "gather_facts": False,
-                    "tasks": [
-                        {
-                            "ansible.builtin.include_role": {
-                                "name": "firewall",
-                                "tasks_from": "declare",
-                            },
-                            "vars": {
-                                "firewall_declare_service": "badsvc",
-                                "firewall_declare_rules": [
-                                    {"name": "no-port", "from_groups": ["app"]}
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ]
-        )
-    )
-    result = run_playbook(playbook)
+def test_declaration_without_a_port_is_refused_by_the_argument_spec(hosts, tmp_path):
+    result = declare(tmp_path, [{"name": "no-port", "from_groups": ["app"]}])
     assert result.returncode != 0
     assert "missing required arguments: port" in result.stdout
     assert "firewall_declare_rules" in result.stdout
+    assert not hosts["fnd-db"].file("/etc/ansible/facts.d/fpops_fw_badsvc.fact").exists
