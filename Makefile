@@ -9,14 +9,14 @@ export ANSIBLE_FORCE_COLOR := 1
 
 SCENARIOS ?= foundation
 
-.PHONY: demo test bootstrap image lint pytest molecule sandbox-down bench clean
+.PHONY: demo test bootstrap image lint pytest molecule e2e sandbox-down bench
 
 demo: bootstrap image
 	fpops sandbox up
 	fpops provision sandbox
 	fpops sandbox status
 
-test: bootstrap image lint pytest molecule
+test: bootstrap image lint pytest molecule e2e
 
 bootstrap:
 	@scripts/bootstrap
@@ -42,6 +42,10 @@ molecule:
 		echo "== molecule test -s $$s"; \
 		molecule test -s $$s || { molecule destroy -s $$s >/dev/null 2>&1; exit 1; }; \
 	done
+
+# What `make demo` does, checked: sandbox up, converge over SSH, second converge changed=0.
+e2e:
+	scripts/sandbox-e2e
 
 sandbox-down: bootstrap
 	fpops sandbox down
