@@ -57,14 +57,17 @@ def ssh(
     return subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
 
 
-def run_playbook(playbook: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_playbook(
+    playbook: Path, *extra: str, inventory: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run a playbook against the scenario's hosts the way Molecule does."""
     env = dict(os.environ)
     env["ANSIBLE_CONFIG"] = str(ephemeral_dir() / "ansible.cfg")
     env["ANSIBLE_ROLES_PATH"] = str(project_dir() / "roles")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
-    args = ["ansible-playbook", "-i", str(ephemeral_dir() / "inventory"), str(playbook), *extra]
+    inventory = inventory or ephemeral_dir() / "inventory"
+    args = ["ansible-playbook", "-i", str(inventory), str(playbook), *extra]
     # Errors go to stderr and the recap to stdout: the tests read both as one.
     return subprocess.run(
         args,

@@ -1,9 +1,11 @@
 """Check mode is clean on converged hosts; bad input fails before anything changes."""
 
 import json
+import subprocess
+import time
 
 import pytest
-from conftest import project_dir, recap, run_playbook, scenario_dir
+from conftest import ephemeral_dir, project_dir, recap, run_playbook, scenario_dir
 
 
 def ruleset_fingerprints(hosts) -> dict[str, str]:
@@ -83,3 +85,62 @@ def test_declaration_without_a_port_is_refused_by_the_argument_spec(hosts, tmp_p
     assert "missing required arguments: port" in result.stdout
     assert "firewall_declare_rules" in result.stdout
     assert not hosts["fnd-db"].file("/etc/ansible/facts.d/fpops_fw_badsvc.fact").exists
+
+
+FRESH = "fnd-fresh"
+RUN_OPTIONS = [
+    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
+    "--security-opt", "seccomp=unconfined",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+    "--stop-signal", "SIGRTMIN+3",
+]  # fmt: skip
+
+
+@pytest.fixture
+def fresh_host():
+    """A new, never-converged host on the scenario network, removed afterwards."""
+    subprocess.run(["docker", "rm", "-f", FRESH], capture_output=True, check=False)
+    subprocess.run(
+        ["docker", "run", "-d", "--name", FRESH, "--hostname", FRESH,
+         "--network", "fpops-foundation", "--ip", "172.30.1.20", *RUN_OPTIONS,
+         "fpops/test-host:bookworm"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    for _ in range(60):
+        state = subprocess.run(
+            ["docker", "exec", FRESH, "systemctl", "is-system-running"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        if state in {"running", "degraded"}:
+            break
+        time.sleep(1)
+    yield FRESH
+    subprocess.run(["docker", "rm", "-f", FRESH], capture_output=True, check=False)
+
+
+def test_check_mode_on_a_fresh_host_does_not_fail(fresh_host, tmp_path):
+    key = (ephemeral_dir() / "id_ed25519.pub").read_text().strip()
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_connection": "community.docker.docker",
+                "base_apt_proxy": "http://172.30.1.1:3142",
+                "base_admin_users": [{"name": "ops", "ssh_keys": [key]}],
+                "firewall_admin_sources": ["172.30.1.1/32"],
+            },
+            "children": {"app": {"hosts": {fresh_host: {"firewall_address": "172.30.1.20"}}}},
+        }
+    }
+    (tmp_path / "hosts.yml").write_text(json.dumps(inventory))
+    result = run_playbook(
+        project_dir() / "playbooks" / "site.yml", "--check", inventory=tmp_path / "hosts.yml"
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert recap(result.stdout)[fresh_host]["failed"] == 0
+    # A dry run leaves the host as it was: no admin user, no ruleset file.
+    for probe in (["id", "ops"], ["test", "-e", "/etc/nftables.conf"]):
+        done = subprocess.run(
+            ["docker", "exec", fresh_host, *probe], capture_output=True, check=False
+        )
+        assert done.returncode != 0, f"{probe} succeeded after a dry run"
