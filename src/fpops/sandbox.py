@@ -116,7 +116,8 @@ def ssh_ok(paths: Paths, ip: str, timeout: int = 3) -> bool:
     return proc.returncode == 0
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float) -> None:
+def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
+    """Poll `check` every second; SandboxError naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -165,7 +166,7 @@ def create_host(
         "--label", spec.LABEL,
         spec.IMAGE,
     )  # fmt: skip
-    _wait(f"systemd in {host.container}", lambda: system_running(host.container), BOOT_TIMEOUT)
+    wait_until(f"systemd in {host.container}", lambda: system_running(host.container), BOOT_TIMEOUT)
     docker(
         "exec",
         "-e", f"FPOPS_PUBKEY={public_key}",
@@ -206,7 +207,7 @@ def up(project_dir: Path, console: Console) -> ExitCode:
 
 def _wait_ssh(paths: Paths, network: ipaddress.IPv4Network, host: spec.SandboxHost) -> None:
     ip = str(spec.host_ip(network, host))
-    _wait(f"ssh to {host.name} ({ip})", lambda: ssh_ok(paths, ip), SSH_TIMEOUT)
+    wait_until(f"ssh to {host.name} ({ip})", lambda: ssh_ok(paths, ip), SSH_TIMEOUT)
 
 
 def write_inventory(paths: Paths, network: ipaddress.IPv4Network, public_key: str) -> None:

@@ -2,10 +2,11 @@
 
 import json
 import subprocess
-import time
 
 import pytest
 from conftest import ephemeral_dir, project_dir, recap, run_playbook, scenario_dir
+
+from fpops.sandbox import RUN_OPTIONS, system_running, wait_until
 
 
 def ruleset_fingerprints(hosts) -> dict[str, str]:
@@ -88,13 +89,6 @@ def test_declaration_without_a_port_is_refused_by_the_argument_spec(hosts, tmp_p
 
 
 FRESH = "fnd-fresh"
-RUN_OPTIONS = [
-    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
-    "--security-opt", "seccomp=unconfined",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
-    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-    "--stop-signal", "SIGRTMIN+3",
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -107,14 +101,7 @@ def fresh_host():
          "fpops/test-host:bookworm"],
         capture_output=True, check=True,
     )  # fmt: skip
-    for _ in range(60):
-        state = subprocess.run(
-            ["docker", "exec", FRESH, "systemctl", "is-system-running"],
-            capture_output=True, text=True, check=False,
-        ).stdout.strip()  # fmt: skip
-        if state in {"running", "degraded"}:
-            break
-        time.sleep(1)
+    wait_until(f"systemd in {FRESH}", lambda: system_running(FRESH), 60)
     yield FRESH
     subprocess.run(["docker", "rm", "-f", FRESH], capture_output=True, check=False)
 
