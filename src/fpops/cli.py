@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from fpops import __version__, sandbox
+from fpops import __version__, sandbox, secrets
 from fpops.docker import DockerError
 from fpops.exitcodes import ExitCode
 from fpops.project import ProjectError, find_project_dir
@@ -39,6 +39,30 @@ def build_parser() -> Parser:
     box_status = box_commands.add_parser("status", help="container state and SSH reachability")
     box_status.add_argument("--json", action="store_true", help="print a JSON list")
 
+    vault = commands.add_parser("secrets", help="the ansible-vault file of an environment")
+    vault_commands = vault.add_subparsers(dest="action", required=True, metavar="ACTION")
+    init = vault_commands.add_parser(
+        "init", help="create the vault password and vault file; add missing secrets"
+    )
+    init.add_argument(
+        "environment",
+        metavar="ENV",
+        help="a directory under inventories/ (any name with --vault-file)",
+    )
+    init.add_argument(
+        "--vault-file",
+        metavar="PATH",
+        type=Path,
+        help="the encrypted vars file (default: inventories/ENV/group_vars/all/vault.yml)",
+    )
+    init.add_argument(
+        "--password-file",
+        metavar="PATH",
+        type=Path,
+        help="vault password file, or an executable client script"
+        f" (default: ${secrets.PASSWORD_FILE_ENV}, else .fpops/ENV/vault-password)",
+    )
+
     provision = commands.add_parser("provision", help="run playbooks/site.yml on an environment")
     provision.add_argument("environment", metavar="ENV", help="a directory under inventories/")
     provision.add_argument("--limit", metavar="PATTERN", help="only these hosts or groups")
@@ -65,6 +89,10 @@ def dispatch(args: argparse.Namespace, console: Console) -> ExitCode:
     project_dir = find_project_dir()
     if args.command == "sandbox":
         return run_sandbox(args, project_dir, console)
+    if args.command == "secrets":
+        return secrets.run_init(
+            project_dir, args.environment, console, args.vault_file, args.password_file
+        )
     request = provision_request(
         project_dir,
         args.environment,
@@ -97,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ProjectError, SpecError) as exc:
         errors.print(f"fpops: {exc}", style="red", markup=False, highlight=False)
         return int(ExitCode.BAD_INPUT)
+    except secrets.SecretsError as exc:
+        errors.print(f"fpops: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+        return int(exc.code)
     except (DockerError, sandbox.SandboxError) as exc:
         errors.print(f"fpops: {exc}", style="red", markup=False, highlight=False)
         return int(ExitCode.FAILED)

@@ -59,4 +59,5 @@ def provision_request(
         diff=diff,
         verbosity=verbosity,
         label=f"provision {environment}",
+        environment=environment,
     )

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import ansible_runner
 
 from fpops.exitcodes import ExitCode
 from fpops.progress import RunState
+from fpops.secrets import runner_password_file
 
 KEEP_ARTIFACTS = 20
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -36,6 +37,7 @@ class RunRequest:
     diff: bool = False
     verbosity: int = 0
     label: str = "playbook"
+    environment: str | None = None  # the inventories/ENV name: picks the vault password file
 
 
 @dataclass
@@ -71,15 +73,22 @@ def cmdline(request: RunRequest) -> str:
     return " ".join(args)
 
 
-def envvars(project_dir: Path) -> dict[str, str]:
+def envvars(
+    project_dir: Path, environment: str | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    outer = os.environ if environ is None else environ
     env: dict[str, str] = {}
     config = project_dir / "ansible.cfg"
     if config.is_file():
         env["ANSIBLE_CONFIG"] = str(config)
     # ansible-runner turns host key checking off unless the environment says otherwise.
-    env["ANSIBLE_HOST_KEY_CHECKING"] = os.environ.get("ANSIBLE_HOST_KEY_CHECKING", "True")
+    env["ANSIBLE_HOST_KEY_CHECKING"] = outer.get("ANSIBLE_HOST_KEY_CHECKING", "True")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["PATH"] = _search_path()
+    if environment is not None:
+        password_file = runner_password_file(project_dir, environment, outer)
+        if password_file is not None:
+            env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(password_file)
     return env
 
 
@@ -103,7 +112,7 @@ def runner_kwargs(request: RunRequest, run_id: str) -> dict[str, Any]:
         "project_dir": str(request.project_dir),
         "playbook": str(request.playbook.resolve()),
         "inventory": str(request.inventory.resolve()),
-        "envvars": envvars(request.project_dir),
+        "envvars": envvars(request.project_dir, request.environment),
         # Keep envvars out of private_data_dir/env/: nothing is written there.
         "suppress_env_files": True,
         # Not "jsonfile": leave the fact cache to ansible.cfg instead of one per artifact dir.
@@ -202,12 +211,19 @@ def stdout_tail(artifact_dir: Path, lines: int = 15) -> list[str]:
 
 
 def _scrub_command_env(artifact_dir: Path) -> None:
-    """ansible-runner stores the whole environment in artifacts/<id>/command: drop it."""
+    """ansible-runner stores the whole environment in artifacts/<id>/command: drop it.
+
+    Ansible's own settings stay (they help to debug a run), except where the vault password is.
+    """
     command = artifact_dir / "command"
     try:
         data = json.loads(command.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     if isinstance(data, dict) and "env" in data:
-        data["env"] = {k: v for k, v in data["env"].items() if k.startswith("ANSIBLE_")}
+        data["env"] = {
+            k: v
+            for k, v in data["env"].items()
+            if k.startswith("ANSIBLE_") and not k.startswith("ANSIBLE_VAULT")
+        }
         command.write_text(json.dumps(data), encoding="utf-8")

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fpops import sandbox_spec as spec
+from fpops import secrets
 from fpops.docker import containers, docker, succeeds
 from fpops.exitcodes import ExitCode
 
@@ -198,6 +199,8 @@ def up(project_dir: Path, console: Console) -> ExitCode:
         list(pool.map(lambda h: create_host(h, network, public_key, apt_proxy), missing))
         list(pool.map(lambda h: _wait_ssh(paths, network, h), spec.HOSTS))
     write_inventory(paths, network, public_key)
+    # The roles need their vault secrets: `make demo` must not wait for a manual step.
+    secrets.run_init(project_dir, "sandbox", console)
     elapsed = time.monotonic() - started
     console.print(
         f"sandbox up: {len(spec.HOSTS)} hosts in {elapsed:.0f}s; inventory {paths.inventory}"

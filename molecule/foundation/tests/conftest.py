@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import testinfra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from helpers import ephemeral_dir, project_dir, recap, run_playbook, scenario_dir, ssh  # noqa: E402
+
+__all__ = ["ephemeral_dir", "project_dir", "recap", "run_playbook", "scenario_dir", "ssh"]
 
 # Fixed in molecule.yml: the firewall rules are about addresses, so the tests name them.
 ADDRESSES = {"fnd-lb": "172.30.1.10", "fnd-app": "172.30.1.11", "fnd-db": "172.30.1.12"}
@@ -18,78 +21,3 @@ PROBE_PORT = 8080
 @pytest.fixture(scope="session")
 def hosts():
     return {name: testinfra.get_host(f"docker://{name}") for name in ADDRESSES}
-
-
-def ephemeral_dir() -> Path:
-    return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-
-
-def project_dir() -> Path:
-    return Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-
-
-def scenario_dir() -> Path:
-    return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-
-
-def ssh(
-    address: str, user: str, *options: str, command: str = "true"
-) -> subprocess.CompletedProcess:
-    """SSH from the test runner (the only admin source) with the scenario key."""
-    args = [
-        "ssh",
-        "-i",
-        str(ephemeral_dir() / "id_ed25519"),
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ConnectTimeout=5",
-        "-o",
-        "ControlMaster=no",
-        *options,
-        f"{user}@{address}",
-        command,
-    ]
-    return subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
-
-
-def run_playbook(
-    playbook: Path, *extra: str, inventory: Path | None = None
-) -> subprocess.CompletedProcess:
-    """Run a playbook against the scenario's hosts the way Molecule does."""
-    env = dict(os.environ)
-    env["ANSIBLE_CONFIG"] = str(ephemeral_dir() / "ansible.cfg")
-    env["ANSIBLE_ROLES_PATH"] = str(project_dir() / "roles")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    inventory = inventory or ephemeral_dir() / "inventory"
-    args = ["ansible-playbook", "-i", str(inventory), str(playbook), *extra]
-    # Errors go to stderr and the recap to stdout: the tests read both as one.
-    return subprocess.run(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=900,
-        env=env,
-        check=False,
-    )
-
-
-RECAP = re.compile(
-    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
-    r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
-    re.MULTILINE,
-)
-
-
-def recap(output: str) -> dict[str, dict[str, int]]:
-    """Per-host counters from the PLAY RECAP block."""
-    return {
-        m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
-        for m in RECAP.finditer(output)
-    }
