@@ -1,0 +1,97 @@
+"""Helpers for the data scenario: hosts found by inventory group, so tests name roles, not hosts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from helpers import (
+    ephemeral_dir,
+    inventory_groups,
+    project_dir,
+    recap,
+    run_playbook,
+    scenario_dir,
+)
+
+__all__ = ["ephemeral_dir", "project_dir", "recap", "run_playbook", "scenario_dir"]
+
+# Fixed in molecule.yml; host addresses matter to hba and firewall rules.
+ADDRESSES = {
+    "app1": "172.30.2.11",
+    "db1": "172.30.2.21",
+    "db2": "172.30.2.22",
+    "cache1": "172.30.2.31",
+    "cache2": "172.30.2.32",
+}
+
+
+@pytest.fixture(scope="session")
+def groups() -> dict[str, list[str]]:
+    return inventory_groups()
+
+
+@pytest.fixture(scope="session")
+def host():
+    """host(name) -> a testinfra host for a scenario container."""
+    cache: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = testinfra.get_host(f"docker://{name}")
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def vault() -> dict[str, str]:
+    """The scenario's generated secrets (decrypted with its vault password client)."""
+    import subprocess
+
+    import yaml
+
+    out = subprocess.run(
+        [
+            "ansible-vault",
+            "view",
+            "--vault-password-file",
+            str(scenario_dir() / "vault-password"),
+            str(ephemeral_dir() / "vault.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return yaml.safe_load(out)
+
+
+DB = "footballprediction"
+CA = "/etc/fpops/pki/ca.crt"
+
+
+def psql(client, vault, address: str, user: str, sql: str, *, sslmode: str = "verify-full"):
+    """Run SQL from a client host as one of the application roles, over TLS by default."""
+    password = vault[f"vault_postgresql_{user}_password"]
+    dsn = f"host={address} dbname={DB} user={user} sslmode={sslmode} sslrootcert={CA}"
+    return client.run(
+        f"PGPASSWORD={password} psql '{dsn} connect_timeout=5' -v ON_ERROR_STOP=1 -Atc \"{sql}\""
+    )
+
+
+def local_psql(host, sql: str, db: str = "postgres"):
+    """Run SQL on a database host as the postgres superuser (peer authentication)."""
+    return host.run(f'runuser -u postgres -- psql -d {db} -Atc "{sql}"')
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that move the primary (failover, rejoin) run after every other test."""
+    items.sort(key=lambda item: item.get_closest_marker("moves_primary") is not None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "moves_primary: changes which node is primary; runs last")

@@ -1,0 +1,182 @@
+"""PostgreSQL: streaming over TLS via a slot, least privilege, hba and firewall per inventory."""
+
+import time
+import uuid
+
+import pytest
+from conftest import ADDRESSES, local_psql, psql
+
+
+@pytest.fixture(scope="module")
+def nodes(groups, host):
+    primary, replica = groups["db_primary"][0], groups["db_replica"][0]
+    return {
+        "primary": host(primary),
+        "replica": host(replica),
+        "primary_ip": ADDRESSES[primary],
+        "replica_ip": ADDRESSES[replica],
+        "client": host(groups["app"][0]),
+        "outsider": host(groups["cache"][0]),
+        "replica_name": replica,
+    }
+
+
+@pytest.fixture(scope="module")
+def table(nodes, vault):
+    """A table migrator creates, as a migration would; nobody grants anything on it."""
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    created = psql(
+        nodes["client"],
+        vault,
+        nodes["primary_ip"],
+        "migrator",
+        f"CREATE TABLE {name} (id bigserial PRIMARY KEY, note text NOT NULL)",
+    )
+    assert created.rc == 0, created.stderr
+    return name
+
+
+def wait_for(check, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_row_written_on_primary_is_read_on_replica_within_5_seconds(nodes, vault, table):
+    note = uuid.uuid4().hex
+    insert = f"INSERT INTO {table} (note) VALUES ('{note}')"
+    assert psql(nodes["client"], vault, nodes["primary_ip"], "app_rw", insert).rc == 0
+    select = f"SELECT count(*) FROM {table} WHERE note = '{note}'"
+
+    def seen():
+        out = psql(nodes["client"], vault, nodes["replica_ip"], "app_ro", select)
+        return out.rc == 0 and out.stdout.strip() == "1"
+
+    assert wait_for(seen, 5.0)
+
+
+def test_replica_refuses_writes(nodes, vault, table):
+    out = psql(
+        nodes["client"],
+        vault,
+        nodes["replica_ip"],
+        "app_rw",
+        f"INSERT INTO {table} (note) VALUES ('x')",
+    )
+    assert out.rc != 0
+    assert "read-only transaction" in out.stderr
+
+
+def test_replica_streams_over_tls_through_its_slot(nodes):
+    sql = (
+        "SELECT r.application_name, r.state, s.ssl, sl.slot_name, sl.active "
+        "FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) "
+        "JOIN pg_replication_slots sl ON sl.active_pid = r.pid"
+    )
+    out = local_psql(nodes["primary"], sql)
+    assert out.rc == 0, out.stderr
+    name = nodes["replica_name"]
+    assert out.stdout.strip() == f"{name}|streaming|t|replica_{name}|t"
+
+
+def test_connection_without_tls_is_refused(nodes, vault):
+    out = psql(nodes["client"], vault, nodes["primary_ip"], "app_rw", "SELECT 1", sslmode="disable")
+    assert out.rc != 0
+    assert "no encryption" in out.stderr
+
+
+def test_client_verifies_the_server_against_the_internal_ca(nodes, vault):
+    out = psql(
+        nodes["client"],
+        vault,
+        nodes["primary_ip"],
+        "app_ro",
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    )
+    assert out.rc == 0, out.stderr
+    assert out.stdout.strip() == "t"
+
+
+def test_app_rw_cannot_create_tables(nodes, vault):
+    out = psql(
+        nodes["client"], vault, nodes["primary_ip"], "app_rw", "CREATE TABLE sneaky (id int)"
+    )
+    assert out.rc != 0
+    assert "permission denied for schema public" in out.stderr
+
+
+def test_app_rw_cannot_create_roles(nodes, vault):
+    out = psql(nodes["client"], vault, nodes["primary_ip"], "app_rw", "CREATE ROLE sneaky")
+    assert out.rc != 0
+    assert "permission denied to create role" in out.stderr
+
+
+def test_app_ro_cannot_write(nodes, vault, table):
+    out = psql(
+        nodes["client"],
+        vault,
+        nodes["primary_ip"],
+        "app_ro",
+        f"INSERT INTO {table} (note) VALUES ('x')",
+    )
+    assert out.rc != 0
+    assert "permission denied for table" in out.stderr
+
+
+def test_table_created_by_migrator_is_usable_by_app_rw_without_grants(nodes, vault, table):
+    sql = (
+        f"INSERT INTO {table} (note) VALUES ('rw'); "
+        f"UPDATE {table} SET note = 'rw2' WHERE note = 'rw'; "
+        f"DELETE FROM {table} WHERE note = 'rw2'"
+    )
+    out = psql(nodes["client"], vault, nodes["primary_ip"], "app_rw", sql)
+    assert out.rc == 0, out.stderr
+
+
+def test_port_is_dropped_from_a_host_in_no_allowed_group(nodes):
+    # Control first: the client reaches it, so a failure below is the firewall's doing.
+    assert nodes["client"].run(f"nc -z -w 3 {nodes['primary_ip']} 5432").rc == 0
+    assert nodes["outsider"].run(f"nc -z -w 3 {nodes['primary_ip']} 5432").rc != 0
+
+
+def test_tuning_follows_the_memory_given(nodes):
+    # postgresql_memory_mb is 2048 in this scenario: a quarter for shared buffers.
+    assert local_psql(nodes["primary"], "SHOW shared_buffers").stdout.strip() == "512MB"
+    assert local_psql(nodes["primary"], "SHOW effective_cache_size").stdout.strip() == "1536MB"
+
+
+def test_slow_queries_and_statements_are_tracked(nodes):
+    assert local_psql(nodes["primary"], "SHOW log_min_duration_statement").stdout.strip() == "500ms"
+    libraries = local_psql(nodes["primary"], "SHOW shared_preload_libraries").stdout
+    assert "pg_stat_statements" in libraries and "auto_explain" in libraries
+    out = local_psql(
+        nodes["primary"], "SELECT count(*) > 0 FROM pg_stat_statements", db="footballprediction"
+    )
+    assert out.stdout.strip() == "t", out.stderr
+
+
+def test_no_role_but_postgres_is_superuser(nodes):
+    out = local_psql(
+        nodes["primary"], "SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolsuper"
+    )
+    assert out.stdout.strip() == "postgres"
+
+
+def test_secret_files_are_private(nodes):
+    for node in (nodes["primary"], nodes["replica"]):
+        passfile = node.file("/var/lib/postgresql/.pgpass")
+        assert passfile.mode == 0o600 and passfile.user == "postgres"
+        key = node.file("/etc/fpops/pki/private/postgresql.key")
+        assert key.mode == 0o640 and key.user == "root" and key.group == "postgres"
+
+
+def test_passwords_are_stored_as_scram(nodes):
+    out = local_psql(
+        nodes["primary"],
+        "SELECT count(*) FROM pg_authid WHERE rolcanlogin AND rolpassword IS NOT NULL "
+        "AND rolpassword NOT LIKE 'SCRAM-SHA-256$%'",
+    )
+    assert out.stdout.strip() == "0"
