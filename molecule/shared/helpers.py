@@ -56,6 +56,9 @@ def run_playbook(
     env["ANSIBLE_ROLES_PATH"] = str(project_dir() / "roles")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
+    vault_client = scenario_dir() / "vault-password"
+    if vault_client.exists():
+        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_client)
     inventory = inventory or ephemeral_dir() / "inventory"
     args = ["ansible-playbook", "-i", str(inventory), str(playbook), *extra]
     # Errors go to stderr and the recap to stdout: the tests read both as one.
@@ -87,7 +90,9 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 def inventory_groups() -> dict[str, list[str]]:
     """Inventory group -> host names, read from the inventory Molecule generated."""
-    inventory = yaml.safe_load((ephemeral_dir() / "inventory" / "ansible_inventory.yml").read_text())
+    inventory = yaml.safe_load(
+        (ephemeral_dir() / "inventory" / "ansible_inventory.yml").read_text()
+    )
     groups: dict[str, list[str]] = {}
 
     def walk(name: str, node: dict) -> list[str]:
