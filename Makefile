@@ -7,7 +7,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 export ANSIBLE_FORCE_COLOR := 1
 
-SCENARIOS ?= foundation
+SCENARIOS ?= foundation data
 
 .PHONY: demo test bootstrap image lint pytest molecule e2e sandbox-down bench
 

@@ -34,6 +34,7 @@ ssh_args = -C -o ControlMaster=no
 
 def run_site(config: Path) -> float:
     env = {**os.environ, "ANSIBLE_CONFIG": str(config), "ANSIBLE_NOCOLOR": "1"}
+    env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(ROOT / ".fpops" / "sandbox" / "vault-password")
     start = time.monotonic()
     result = subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")), "playbooks/site.yml"],

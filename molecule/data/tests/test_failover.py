@@ -1,6 +1,7 @@
 """failover.yml promotes the replica and fences the old primary; rejoin.yml rebuilds it."""
 
 import re
+import threading
 import time
 import uuid
 
@@ -38,18 +39,58 @@ def test_failover_refuses_a_lagging_replica_and_changes_nothing(cluster, host):
     assert in_recovery(host(cluster["new"])) == "t"
 
 
-def test_failover_promotes_the_replica(cluster, host, vault):
+LOAD_SCRIPT = """#!/bin/bash
+# load.sh SECONDS SESSIONS DSN TABLE: autocommit INSERTs; psql prints a tag per acknowledged commit.
+feed() {
+    end=$((SECONDS + $1))
+    while [ $SECONDS -lt $end ]; do echo "INSERT INTO $2 VALUES ('load');"; done
+}
+for i in $(seq "$2"); do
+    (feed "$1" "$4" | psql "$3" -v ON_ERROR_STOP=1 2>/dev/null | grep -c '^INSERT 0 1') &
+done
+wait
+"""
+
+
+def write_load(cluster, vault, seconds: int, sessions: int = 2) -> list[int]:
+    """Sessions writing to the old primary; returns the commits each saw acknowledged."""
+    client = cluster["client"]
+    client.run(f"cat > /tmp/load.sh <<'EOF'\n{LOAD_SCRIPT}EOF")
+    password = vault["vault_postgresql_app_rw_password"]
+    dsn = (
+        f"host={ADDRESSES[cluster['old']]} dbname=footballprediction user=app_rw "
+        "sslmode=verify-full sslrootcert=/etc/fpops/pki/ca.crt"
+    )
+    out = client.run(
+        f"PGPASSWORD={password} bash /tmp/load.sh {seconds} {sessions} '{dsn}' {cluster['table']}"
+    )
+    return [int(n) for n in out.stdout.split()]
+
+
+def test_failover_under_write_load_loses_no_acknowledged_commit(cluster, host, vault):
     note = uuid.uuid4().hex
     insert = f"INSERT INTO {cluster['table']} VALUES ('{note}')"
     assert psql(cluster["client"], vault, ADDRESSES[cluster["old"]], "app_rw", insert).rc == 0
+    acknowledged: list[int] = []
+    load = threading.Thread(target=lambda: acknowledged.extend(write_load(cluster, vault, 20)))
+    load.start()
+    time.sleep(3)
     started = time.monotonic()
     out = run_playbook(FAILOVER)
-    assert out.returncode == 0, out.stdout[-3000:]
     elapsed = time.monotonic() - started
+    load.join()
+    assert out.returncode == 0, out.stdout[-3000:]
     reported = re.search(r"FAILOVER_SECONDS=([0-9.]+)", out.stdout)
     assert reported, out.stdout[-2000:]
-    print(f"failover: {reported.group(1)} s to first write (playbook wall time {elapsed:.1f} s)")
-    # The row committed on the old primary before the failover is on the new one.
+    count = f"SELECT count(*) FROM {cluster['table']} WHERE note = 'load'"
+    found = int(psql(cluster["client"], vault, ADDRESSES[cluster["new"]], "app_ro", count).stdout)
+    print(
+        f"failover: {reported.group(1)} s to first write (playbook {elapsed:.1f} s); "
+        f"{sum(acknowledged)} commits acknowledged by the old primary, {found} on the new one"
+    )
+    assert len(acknowledged) == 2 and sum(acknowledged) > 0
+    # Every commit the old primary acknowledged is on the new one (clean fence: WAL shipped).
+    assert found >= sum(acknowledged)
     select = f"SELECT count(*) FROM {cluster['table']} WHERE note = '{note}'"
     survived = psql(cluster["client"], vault, ADDRESSES[cluster["new"]], "app_ro", select)
     assert survived.stdout.strip() == "1"

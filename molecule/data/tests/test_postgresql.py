@@ -152,9 +152,7 @@ def test_slow_queries_and_statements_are_tracked(nodes):
     assert local_psql(nodes["primary"], "SHOW log_min_duration_statement").stdout.strip() == "500ms"
     libraries = local_psql(nodes["primary"], "SHOW shared_preload_libraries").stdout
     assert "pg_stat_statements" in libraries and "auto_explain" in libraries
-    out = local_psql(
-        nodes["primary"], "SELECT count(*) > 0 FROM pg_stat_statements", db="footballprediction"
-    )
+    out = local_psql(nodes["primary"], "SELECT count(*) > 0 FROM pg_stat_statements")
     assert out.stdout.strip() == "t", out.stderr
 
 

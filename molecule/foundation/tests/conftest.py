@@ -9,7 +9,7 @@ import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from helpers import ephemeral_dir, project_dir, recap, run_playbook, scenario_dir, ssh  # noqa: E402
+from helpers import ephemeral_dir, project_dir, recap, run_playbook, scenario_dir, ssh
 
 __all__ = ["ephemeral_dir", "project_dir", "recap", "run_playbook", "scenario_dir", "ssh"]
 

@@ -1,0 +1,166 @@
+"""PostgreSQL failover under write load on the sandbox: seconds to first write, transactions lost.
+
+Needs a provisioned sandbox (`make demo`). Client sessions on app1 commit one-row INSERTs against
+the primary (autocommit; psql prints `INSERT 0 1` only once the server acknowledged the commit)
+while failover.yml runs. Afterwards every acknowledged transaction must be on the new primary:
+lost = acknowledged - rows found. (pgbench would do the same, but Debian ships its binary only in
+the server package, which has no place on an app host.) rejoin.yml then rebuilds
+the old primary as a replica, so the sandbox is left redundant (with the roles swapped).
+Prints the figures and writes benchmarks/results/failover.json.
+
+    python benchmarks/failover.py [--clients N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+INVENTORY = ROOT / "inventories" / "sandbox"
+STATE = INVENTORY / ".state" / "postgresql_primary"
+VAULT_PASSWORD = ROOT / ".fpops" / "sandbox" / "vault-password"
+CLIENT = "fpops-sandbox-app1"
+TABLE = "bench_failover"
+
+
+def secrets() -> dict[str, str]:
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-vault")),
+            "view",
+            "--vault-password-file",
+            str(VAULT_PASSWORD),
+            str(INVENTORY / "group_vars" / "all" / "vault.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return yaml.safe_load(out)
+
+
+def addresses() -> dict[str, str]:
+    hosts = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["all"]["hosts"]
+    return {name: values["ansible_host"] for name, values in hosts.items()}
+
+
+def primary() -> str:
+    return STATE.read_text().strip() if STATE.exists() else "db1"
+
+
+def on_client(
+    command: str, password: str, *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a shell command on app1 with the migrator's password in the environment."""
+    return subprocess.run(
+        ["docker", "exec", "-e", f"PGPASSWORD={password}", CLIENT, "sh", "-c", command],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def dsn(address: str) -> str:
+    return (
+        f"host={address} dbname=footballprediction user=migrator "
+        "sslmode=verify-full sslrootcert=/etc/fpops/pki/ca.crt connect_timeout=3"
+    )
+
+
+def playbook(name: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_VAULT_PASSWORD_FILE": str(VAULT_PASSWORD),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    start = time.monotonic()
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), f"playbooks/{name}", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result, time.monotonic() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=40)
+    parser.add_argument("--failover-after", type=float, default=10.0)
+    args = parser.parse_args()
+    if not (INVENTORY / "hosts.yml").exists() or not VAULT_PASSWORD.exists():
+        sys.exit("no sandbox: run `make demo` first")
+
+    password = secrets()["vault_postgresql_migrator_password"]
+    ips = addresses()
+    old = primary()
+    new = "db2" if old == "db1" else "db1"
+    on_client(
+        f"psql '{dsn(ips[old])}' -qc 'DROP TABLE IF EXISTS {TABLE}; "
+        f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, client int, at timestamptz)'",
+        password,
+    )
+    # One psql session per client, fed INSERTs for --seconds; each prints its acknowledged count.
+    session = (
+        f"timeout {args.seconds} sh -c 'while :; do "
+        f'echo "INSERT INTO {TABLE} (client, at) VALUES ($c, clock_timestamp());"; done\' '
+        f"| psql '{dsn(ips[old])}' -v ON_ERROR_STOP=1 2>/dev/null | grep -c '^INSERT 0 1'"
+    )
+    clients = " ".join(str(c) for c in range(1, args.clients + 1))
+    bench: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def load() -> None:
+        bench["result"] = on_client(
+            f"for c in {clients}; do ({session}) & done; wait", password, check=False
+        )
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    time.sleep(args.failover_after)
+    failover, wall = playbook("failover.yml")
+    worker.join()
+    if failover.returncode != 0:
+        sys.exit(f"failover.yml failed:\n{failover.stdout[-4000:]}")
+    reported = re.search(r"FAILOVER_SECONDS=([0-9.]+)", failover.stdout)
+    counts = [int(line) for line in bench["result"].stdout.split() if line.isdigit()]
+    if len(counts) != args.clients:
+        sys.exit(f"expected {args.clients} session counts, got:\n{bench['result'].stdout[-2000:]}")
+    rows = on_client(f"psql '{dsn(ips[new])}' -Atc 'SELECT count(*) FROM {TABLE}'", password)
+    committed, found = sum(counts), int(rows.stdout.strip())
+    rejoin, rejoin_wall = playbook("rejoin.yml")
+
+    figures = {
+        "old_primary": old,
+        "new_primary": new,
+        "client_sessions": args.clients,
+        "failover_seconds_to_first_write": float(reported.group(1)) if reported else None,
+        "failover_playbook_wall_seconds": round(wall, 1),
+        "transactions_acknowledged": committed,
+        "rows_on_new_primary": found,
+        "committed_transactions_lost": max(0, committed - found),
+        "rejoin_wall_seconds": round(rejoin_wall, 1),
+        "rejoin_ok": rejoin.returncode == 0,
+    }
+    print(json.dumps(figures, indent=2))
+    results = ROOT / "benchmarks" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "failover.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if rejoin.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
