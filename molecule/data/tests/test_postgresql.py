@@ -58,16 +58,15 @@ def test_row_written_on_primary_is_read_on_replica_within_5_seconds(nodes, vault
     assert wait_for(seen, 5.0)
 
 
-def test_replica_refuses_writes(nodes, vault, table):
-    out = psql(
-        nodes["client"],
-        vault,
-        nodes["replica_ip"],
-        "app_rw",
-        f"INSERT INTO {table} (note) VALUES ('x')",
-    )
+def assert_refused(nodes, vault, address: str, user: str, sql: str, reason: str):
+    out = psql(nodes["client"], vault, address, user, sql)
     assert out.rc != 0
-    assert "read-only transaction" in out.stderr
+    assert reason in out.stderr
+
+
+def test_replica_refuses_writes(nodes, vault, table):
+    insert = f"INSERT INTO {table} (note) VALUES ('x')"
+    assert_refused(nodes, vault, nodes["replica_ip"], "app_rw", insert, "read-only transaction")
 
 
 def test_replica_streams_over_tls_through_its_slot(nodes):
@@ -115,15 +114,10 @@ def test_app_rw_cannot_create_roles(nodes, vault):
 
 
 def test_app_ro_cannot_write(nodes, vault, table):
-    out = psql(
-        nodes["client"],
-        vault,
-        nodes["primary_ip"],
-        "app_ro",
-        f"INSERT INTO {table} (note) VALUES ('x')",
+    insert = f"INSERT INTO {table} (note) VALUES ('x')"
+    assert_refused(
+        nodes, vault, nodes["primary_ip"], "app_ro", insert, "permission denied for table"
     )
-    assert out.rc != 0
-    assert "permission denied for table" in out.stderr
 
 
 def test_table_created_by_migrator_is_usable_by_app_rw_without_grants(nodes, vault, table):
