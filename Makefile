@@ -7,16 +7,19 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 export ANSIBLE_FORCE_COLOR := 1
 
-SCENARIOS ?= foundation data
+SCENARIOS ?= foundation data web
+# `make test` runs the container suites in two parallel lanes (scripts/run-lanes): the suites
+# mostly wait in their verify steps, so two lanes roughly halve the wall time on 2 cores.
+LANES ?= "foundation data" "web e2e"
 
-.PHONY: demo test bootstrap image lint pytest molecule e2e sandbox-down bench
+.PHONY: demo test bootstrap image lint pytest lanes molecule e2e sandbox-down bench
 
 demo: bootstrap image
 	fpops sandbox up
 	fpops provision sandbox
 	fpops sandbox status
 
-test: bootstrap image lint pytest molecule e2e
+test: bootstrap image lint pytest lanes
 
 bootstrap:
 	@scripts/bootstrap
@@ -29,12 +32,16 @@ lint:
 	yamllint -s .
 	ansible-lint --profile production -q
 	ansible-playbook --syntax-check -i inventories/sandbox playbooks/*.yml
-	ruff check src tests benchmarks roles molecule
-	ruff format --check src tests benchmarks roles molecule
+	ruff check src tests benchmarks roles molecule examples
+	ruff format --check src tests benchmarks roles molecule examples
 	mypy
+	cd examples/prediction-api && mypy
 
 pytest:
 	pytest -q tests
+
+lanes:
+	scripts/run-lanes $(LANES)
 
 # Scenarios run one after another and are torn down (also when one fails).
 molecule:
