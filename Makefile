@@ -8,6 +8,8 @@ export PY_COLORS := 1
 export ANSIBLE_FORCE_COLOR := 1
 
 SCENARIOS ?= foundation data web
+# The sample app release `make demo` deploys (examples/prediction-api: 1.0.0, 2.0.0; 3.0.0 is broken).
+DEMO_VERSION ?= 2.0.0
 # `make test` runs the container suites in two parallel lanes (scripts/run-lanes): the suites
 # mostly wait in their verify steps, so two lanes roughly halve the wall time on 2 cores.
 LANES ?= "foundation data" "web e2e"
@@ -17,6 +19,8 @@ LANES ?= "foundation data" "web e2e"
 demo: bootstrap image
 	fpops sandbox up
 	fpops provision sandbox
+	examples/prediction-api/build-release $(DEMO_VERSION) .cache/releases >/dev/null
+	fpops deploy sandbox $(DEMO_VERSION)
 	fpops sandbox status
 
 test: bootstrap image lint pytest lanes

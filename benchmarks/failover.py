@@ -50,8 +50,12 @@ def secrets() -> dict[str, str]:
 
 
 def addresses() -> dict[str, str]:
-    hosts = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["all"]["hosts"]
-    return {name: values["ansible_host"] for name, values in hosts.items()}
+    groups = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["all"]["children"]
+    return {
+        name: values["ansible_host"]
+        for group in groups.values()
+        for name, values in group["hosts"].items()
+    }
 
 
 def primary() -> str:
@@ -116,8 +120,9 @@ def main() -> int:
     )
     # One psql session per client, fed INSERTs for --seconds; each prints its acknowledged count.
     session = (
+        # The client number goes in as the inner shell's $0 (single quotes keep $c out of it).
         f"timeout {args.seconds} sh -c 'while :; do "
-        f'echo "INSERT INTO {TABLE} (client, at) VALUES ($c, clock_timestamp());"; done\' '
+        f'echo "INSERT INTO {TABLE} (client, at) VALUES ($0, clock_timestamp());"; done\' $c '
         f"| psql '{dsn(ips[old])}' -v ON_ERROR_STOP=1 2>/dev/null | grep -c '^INSERT 0 1'"
     )
     clients = " ".join(str(c) for c in range(1, args.clients + 1))

@@ -105,3 +105,30 @@ def test_provision_runs_site_yml_quietly(project, capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1
     assert out[0].startswith("provision production: OK (exit 0)")
+
+
+def test_deploy_passes_the_version_to_a_real_run(project, capsys):
+    (project / "inventories" / "production" / "hosts.ini").write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    (project / "playbooks" / "deploy.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.assert:\n"
+        "        that: app_version == '2.0.0' and app_serial | int == 2 and app_skip_migrations\n"
+    )
+    argv = ["deploy", "production", "2.0.0", "--serial", "2", "--skip-migrations", "--quiet"]
+    assert cli.main(argv) == ExitCode.OK
+    assert capsys.readouterr().out.startswith("deploy 2.0.0 to production: OK (exit 0)")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["deploy", "production", " "], "release version"),
+        (["deploy", "production", "2.0.0", "--serial", "0"], "--serial must be at least 1"),
+    ],
+)
+def test_deploy_refuses_bad_input(project, capsys, argv, message):
+    (project / "playbooks" / "deploy.yml").write_text("- hosts: all\n  tasks: []\n")
+    assert cli.main(argv) == ExitCode.BAD_INPUT
+    assert message in capsys.readouterr().err

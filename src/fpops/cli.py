@@ -14,7 +14,7 @@ from fpops import __version__, sandbox, secrets
 from fpops.docker import DockerError
 from fpops.exitcodes import ExitCode
 from fpops.project import ProjectError, find_project_dir
-from fpops.provision import provision_request, run_playbook
+from fpops.provision import deploy_request, provision_request, run_playbook
 from fpops.sandbox_spec import SpecError
 from fpops.view import OutputMode
 
@@ -65,16 +65,32 @@ def build_parser() -> Parser:
 
     provision = commands.add_parser("provision", help="run playbooks/site.yml on an environment")
     provision.add_argument("environment", metavar="ENV", help="a directory under inventories/")
-    provision.add_argument("--limit", metavar="PATTERN", help="only these hosts or groups")
     provision.add_argument("--check", action="store_true", help="dry run: change nothing")
     provision.add_argument("--diff", action="store_true", help="show file changes")
-    output = provision.add_mutually_exclusive_group()
+    add_run_options(provision)
+
+    deploy = commands.add_parser(
+        "deploy", help="zero-downtime deploy of a release to the app hosts (playbooks/deploy.yml)"
+    )
+    deploy.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    deploy.add_argument("version", metavar="VERSION", help="the release to deploy")
+    deploy.add_argument("--serial", type=int, metavar="N", help="app hosts switched per batch")
+    deploy.add_argument(
+        "--skip-migrations", action="store_true", help="do not run the database migrations"
+    )
+    add_run_options(deploy)
+    return parser
+
+
+def add_run_options(command: argparse.ArgumentParser) -> None:
+    """Options every playbook command shares."""
+    command.add_argument("--limit", metavar="PATTERN", help="only these hosts or groups")
+    output = command.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per event line")
     output.add_argument("--quiet", action="store_true", help="only failures and a summary line")
-    provision.add_argument(
+    command.add_argument(
         "-v", "--verbose", action="count", default=0, help="more ansible output (repeatable)"
     )
-    return parser
 
 
 def output_mode(args: argparse.Namespace) -> OutputMode:
@@ -93,6 +109,17 @@ def dispatch(args: argparse.Namespace, console: Console) -> ExitCode:
         return secrets.run_init(
             project_dir, args.environment, console, args.vault_file, args.password_file
         )
+    if args.command == "deploy":
+        request = deploy_request(
+            project_dir,
+            args.environment,
+            args.version,
+            serial=args.serial,
+            skip_migrations=args.skip_migrations,
+            limit=args.limit,
+            verbosity=args.verbose,
+        )
+        return run_playbook(request, output_mode(args), console)
     request = provision_request(
         project_dir,
         args.environment,

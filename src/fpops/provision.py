@@ -1,9 +1,10 @@
-"""`fpops provision ENV`: playbooks/site.yml against inventories/ENV."""
+"""`fpops provision ENV` (playbooks/site.yml) and `fpops deploy ENV VERSION` (deploy.yml)."""
 
 from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -44,8 +45,54 @@ def provision_request(
     verbosity: int = 0,
 ) -> RunRequest:
     """The RunRequest for `fpops provision`, or ProjectError for bad input."""
+    return playbook_request(
+        project_dir, environment, "site", f"provision {environment}", limit, check, diff, verbosity
+    )
+
+
+def deploy_request(
+    project_dir: Path,
+    environment: str,
+    version: str,
+    serial: int | None = None,
+    skip_migrations: bool = False,
+    limit: str | None = None,
+    verbosity: int = 0,
+) -> RunRequest:
+    """The RunRequest for `fpops deploy ENV VERSION`, or ProjectError for bad input."""
+    if not version.strip():
+        raise ProjectError("deploy needs the release version to deploy")
+    extravars: dict[str, str | int | bool] = {"app_version": version}
+    if serial is not None:
+        if serial < 1:
+            raise ProjectError(f"--serial must be at least 1, not {serial}")
+        extravars["app_serial"] = serial
+    if skip_migrations:
+        extravars["app_skip_migrations"] = True
+    request = playbook_request(
+        project_dir,
+        environment,
+        "deploy",
+        f"deploy {version} to {environment}",
+        limit,
+        verbosity=verbosity,
+    )
+    return replace(request, extravars=extravars)
+
+
+def playbook_request(
+    project_dir: Path,
+    environment: str,
+    name: str,
+    label: str,
+    limit: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+) -> RunRequest:
+    """A RunRequest for playbooks/NAME.yml on inventories/ENVIRONMENT."""
     inventory = inventory_dir(project_dir, environment)
-    playbook = project_dir / "playbooks" / "site.yml"
+    playbook = project_dir / "playbooks" / f"{name}.yml"
     if not playbook.is_file():
         raise ProjectError(f"playbook not found: {playbook}")
     if environment == "sandbox" and not (inventory / "hosts.yml").is_file():
@@ -58,6 +105,6 @@ def provision_request(
         check=check,
         diff=diff,
         verbosity=verbosity,
-        label=f"provision {environment}",
+        label=label,
         environment=environment,
     )

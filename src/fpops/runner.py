@@ -38,6 +38,7 @@ class RunRequest:
     verbosity: int = 0
     label: str = "playbook"
     environment: str | None = None  # the inventories/ENV name: picks the vault password file
+    extravars: dict[str, str | int | bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,6 +124,8 @@ def runner_kwargs(request: RunRequest, run_id: str) -> dict[str, Any]:
     }
     if request.limit:
         kwargs["limit"] = request.limit
+    if request.extravars:
+        kwargs["extravars"] = dict(request.extravars)
     line = cmdline(request)
     if line:
         kwargs["cmdline"] = line

@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from conftest import ADDRESSES, DOMAIN, RUNNER, curl_from
+from conftest import ADDRESSES, DOMAIN, RUNNER, curl_from, nginx_master_pid
 
 SECURITY_HEADERS = (
     "strict-transport-security",
@@ -116,8 +116,27 @@ def test_request_id_is_generated_and_logged_as_json(https, lb):
 
 def test_upstream_is_built_from_the_app_group(lb):
     conf = lb.file("/etc/nginx/conf.d/fpops.conf").content_string
-    assert f"server {ADDRESSES['web-app']}:8000 max_fails=3 fail_timeout=10s;" in conf
+    assert "include upstream.d/fpops_api/*.conf;" in conf
     assert "keepalive 32;" in conf
+    entry = lb.file("/etc/nginx/upstream.d/fpops_api/web-app.conf").content_string
+    assert f"server {ADDRESSES['web-app']}:8000 max_fails=3 fail_timeout=10s;" in entry
+
+
+def test_upstream_switch_moves_one_host_with_a_reload(lb, https):
+    switch = "/usr/local/lib/fpops/nginx-upstream-switch"
+    entry = "/etc/nginx/upstream.d/fpops_api/web-app.conf"
+    assert lb.check_output(f"{switch} web-app 8000") == "unchanged"
+    pid = nginx_master_pid(lb)
+    try:
+        assert lb.check_output(f"{switch} web-app 8001") == "switched web-app 8000 -> 8001"
+        assert f"{ADDRESSES['web-app']}:8001 " in lb.file(entry).content_string
+    finally:
+        assert lb.check_output(f"{switch} web-app 8000") == "switched web-app 8001 -> 8000"
+    assert nginx_master_pid(lb) == pid
+    assert https("/after-switch").status == 200
+    unknown = lb.run(f"{switch} nope 8001")
+    assert unknown.rc == 2 and "nope is not in the API upstream" in unknown.stderr
+    assert lb.run(f"{switch} web-app 70000").rc == 2
 
 
 def test_stub_status_only_on_loopback(lb, lb_address):
