@@ -6,19 +6,26 @@ import sys
 from pathlib import Path
 
 import pytest
-import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from fixtures import groups, host
 from helpers import (
     ephemeral_dir,
-    inventory_groups,
     project_dir,
     recap,
     run_playbook,
     scenario_dir,
 )
 
-__all__ = ["ephemeral_dir", "project_dir", "recap", "run_playbook", "scenario_dir"]
+__all__ = [
+    "ephemeral_dir",
+    "groups",
+    "host",
+    "project_dir",
+    "recap",
+    "run_playbook",
+    "scenario_dir",
+]
 
 # Fixed in molecule.yml; host addresses matter to hba and firewall rules.
 ADDRESSES = {
@@ -28,24 +35,6 @@ ADDRESSES = {
     "cache1": "172.30.2.31",
     "cache2": "172.30.2.32",
 }
-
-
-@pytest.fixture(scope="session")
-def groups() -> dict[str, list[str]]:
-    return inventory_groups()
-
-
-@pytest.fixture(scope="session")
-def host():
-    """host(name) -> a testinfra host for a scenario container."""
-    cache: dict[str, object] = {}
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = testinfra.get_host(f"docker://{name}")
-        return cache[name]
-
-    return get
 
 
 @pytest.fixture(scope="session")

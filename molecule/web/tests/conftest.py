@@ -12,19 +12,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from fixtures import groups, host
 from helpers import (
     ephemeral_dir,
-    inventory_groups,
     project_dir,
     recap,
     run_playbook,
     scenario_dir,
 )
 
-__all__ = ["ephemeral_dir", "project_dir", "recap", "run_playbook", "scenario_dir"]
+__all__ = [
+    "ephemeral_dir",
+    "groups",
+    "host",
+    "project_dir",
+    "recap",
+    "run_playbook",
+    "scenario_dir",
+]
 
 # Fixed in molecule.yml. The test runner is the network's gateway: exempt from rate limits,
 # allowed on /admin/; web-app is rate-limited, denied /admin/, and the maintenance operator.
@@ -37,24 +44,6 @@ ACME_DIRECTORY = "https://172.30.4.20:14000/dir"
 
 def playbook(name: str) -> Path:
     return scenario_dir() / name
-
-
-@pytest.fixture(scope="session")
-def groups() -> dict[str, list[str]]:
-    return inventory_groups()
-
-
-@pytest.fixture(scope="session")
-def host():
-    """host(name) -> a testinfra host for a scenario container."""
-    cache: dict[str, object] = {}
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = testinfra.get_host(f"docker://{name}")
-        return cache[name]
-
-    return get
 
 
 @pytest.fixture(scope="session")
