@@ -132,3 +132,16 @@ def test_deploy_refuses_bad_input(project, capsys, argv, message):
     (project / "playbooks" / "deploy.yml").write_text("- hosts: all\n  tasks: []\n")
     assert cli.main(argv) == ExitCode.BAD_INPUT
     assert message in capsys.readouterr().err
+
+
+def test_rollback_names_the_target_release(project, capsys):
+    (project / "inventories" / "production" / "hosts.ini").write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    (project / "playbooks" / "rollback.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.assert:\n"
+        "        that: app_rollback_to == '1.0.0'\n"
+    )
+    assert cli.main(["rollback", "production", "--to", "1.0.0", "--quiet"]) == ExitCode.OK
+    assert capsys.readouterr().out.startswith("rollback production to 1.0.0: OK (exit 0)")

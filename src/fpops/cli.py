@@ -14,7 +14,7 @@ from fpops import __version__, sandbox, secrets
 from fpops.docker import DockerError
 from fpops.exitcodes import ExitCode
 from fpops.project import ProjectError, find_project_dir
-from fpops.provision import deploy_request, provision_request, run_playbook
+from fpops.provision import deploy_request, provision_request, rollback_request, run_playbook
 from fpops.sandbox_spec import SpecError
 from fpops.view import OutputMode
 
@@ -79,6 +79,13 @@ def build_parser() -> Parser:
         "--skip-migrations", action="store_true", help="do not run the database migrations"
     )
     add_run_options(deploy)
+
+    rollback = commands.add_parser(
+        "rollback", help="back to the previous good release (playbooks/rollback.yml)"
+    )
+    rollback.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    rollback.add_argument("--to", metavar="VERSION", help="this release instead of the previous")
+    add_run_options(rollback)
     return parser
 
 
@@ -118,6 +125,11 @@ def dispatch(args: argparse.Namespace, console: Console) -> ExitCode:
             skip_migrations=args.skip_migrations,
             limit=args.limit,
             verbosity=args.verbose,
+        )
+        return run_playbook(request, output_mode(args), console)
+    if args.command == "rollback":
+        request = rollback_request(
+            project_dir, args.environment, args.to, limit=args.limit, verbosity=args.verbose
         )
         return run_playbook(request, output_mode(args), console)
     request = provision_request(

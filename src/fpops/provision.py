@@ -1,4 +1,4 @@
-"""`fpops provision ENV` (playbooks/site.yml) and `fpops deploy ENV VERSION` (deploy.yml)."""
+"""The playbook commands: `fpops provision ENV`, `deploy ENV VERSION`, `rollback ENV`."""
 
 from __future__ import annotations
 
@@ -78,6 +78,22 @@ def deploy_request(
         verbosity=verbosity,
     )
     return replace(request, extravars=extravars)
+
+
+def rollback_request(
+    project_dir: Path,
+    environment: str,
+    to: str | None = None,
+    limit: str | None = None,
+    verbosity: int = 0,
+) -> RunRequest:
+    """The RunRequest for `fpops rollback ENV [--to VERSION]`, or ProjectError for bad input."""
+    target = (to or "").strip()
+    label = f"rollback {environment}" + (f" to {target}" if target else "")
+    request = playbook_request(
+        project_dir, environment, "rollback", label, limit, verbosity=verbosity
+    )
+    return replace(request, extravars={"app_rollback_to": target}) if target else request
 
 
 def playbook_request(
