@@ -97,10 +97,15 @@ def test_project_dir_from_environment(project, tmp_path_factory):
         find_project_dir(project, environ={PROJECT_DIR_ENV: str(elsewhere)})
 
 
-def test_provision_runs_site_yml_quietly(project, capsys):
+def local_inventory(project):
+    """The production inventory of the test project: this machine, with this Python."""
     (project / "inventories" / "production" / "hosts.ini").write_text(
         f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
     )
+
+
+def test_provision_runs_site_yml_quietly(project, capsys):
+    local_inventory(project)
     assert cli.main(["provision", "production", "--quiet"]) == ExitCode.OK
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1
@@ -108,9 +113,7 @@ def test_provision_runs_site_yml_quietly(project, capsys):
 
 
 def test_deploy_passes_the_version_to_a_real_run(project, capsys):
-    (project / "inventories" / "production" / "hosts.ini").write_text(
-        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
-    )
+    local_inventory(project)
     (project / "playbooks" / "deploy.yml").write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
         "    - ansible.builtin.assert:\n"
@@ -135,9 +138,7 @@ def test_deploy_refuses_bad_input(project, capsys, argv, message):
 
 
 def test_rollback_names_the_target_release(project, capsys):
-    (project / "inventories" / "production" / "hosts.ini").write_text(
-        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
-    )
+    local_inventory(project)
     (project / "playbooks" / "rollback.yml").write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
         "    - ansible.builtin.assert:\n"
