@@ -146,3 +146,14 @@ def test_rollback_names_the_target_release(project, capsys):
     )
     assert cli.main(["rollback", "production", "--to", "1.0.0", "--quiet"]) == ExitCode.OK
     assert capsys.readouterr().out.startswith("rollback production to 1.0.0: OK (exit 0)")
+
+
+def test_rollback_asks_for_the_downgrade_only_when_told(project):
+    local_inventory(project)
+    (project / "playbooks" / "rollback.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.assert:\n"
+        "        that: app_rollback_migrations | default(false) | bool\n"
+    )
+    assert cli.main(["rollback", "production", "--downgrade-migrations", "--quiet"]) == ExitCode.OK
+    assert cli.main(["rollback", "production", "--quiet"]) != ExitCode.OK

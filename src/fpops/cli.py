@@ -85,6 +85,11 @@ def build_parser() -> Parser:
     )
     rollback.add_argument("environment", metavar="ENV", help="a directory under inventories/")
     rollback.add_argument("--to", metavar="VERSION", help="this release instead of the previous")
+    rollback.add_argument(
+        "--downgrade-migrations",
+        action="store_true",
+        help="also downgrade the database to the target's migration head (drops newer columns)",
+    )
     add_run_options(rollback)
     return parser
 
@@ -129,7 +134,12 @@ def dispatch(args: argparse.Namespace, console: Console) -> ExitCode:
         return run_playbook(request, output_mode(args), console)
     if args.command == "rollback":
         request = rollback_request(
-            project_dir, args.environment, args.to, limit=args.limit, verbosity=args.verbose
+            project_dir,
+            args.environment,
+            args.to,
+            limit=args.limit,
+            verbosity=args.verbose,
+            downgrade_migrations=args.downgrade_migrations,
         )
         return run_playbook(request, output_mode(args), console)
     request = provision_request(

@@ -86,6 +86,7 @@ def rollback_request(
     to: str | None = None,
     limit: str | None = None,
     verbosity: int = 0,
+    downgrade_migrations: bool = False,
 ) -> RunRequest:
     """The RunRequest for `fpops rollback ENV [--to VERSION]`, or ProjectError for bad input."""
     target = (to or "").strip()
@@ -93,7 +94,12 @@ def rollback_request(
     request = playbook_request(
         project_dir, environment, "rollback", label, limit, verbosity=verbosity
     )
-    return replace(request, extravars={"app_rollback_to": target}) if target else request
+    extravars: dict[str, str | int | bool] = {}
+    if target:
+        extravars["app_rollback_to"] = target
+    if downgrade_migrations:
+        extravars["app_rollback_migrations"] = True
+    return replace(request, extravars=extravars) if extravars else request
 
 
 def playbook_request(
