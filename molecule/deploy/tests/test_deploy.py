@@ -139,7 +139,8 @@ def test_bad_input_is_refused_before_any_change(apps):
     repo = project_dir()
     bad_ref = deploy("2.0.0", "-e", f"app_source={repo}", "-e", "app_source_ref=no-such-ref")
     assert bad_ref.returncode != 0
-    assert f"git ref no-such-ref is not in {repo} (app_source_ref): no such commit" in bad_ref.stdout
+    message = f"git ref no-such-ref is not in {repo} (app_source_ref): no such commit"
+    assert message in bad_ref.stdout
     bad_target = rollback("-e", "app_rollback_to=3.0.0")
     assert bad_target.returncode != 0
     assert "release 3.0.0 is marked bad" in bad_target.stdout
