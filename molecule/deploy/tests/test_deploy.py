@@ -56,7 +56,28 @@ def test_first_deploy(lb, apps):
     assert_serving(lb, apps, "1.0.0")
 
 
+def worker_pid(app) -> str:
+    return app.check_output("systemctl show -p MainPID --value prediction-api-worker")
+
+
+def releases_the_workers_run(app, tasks: int = 6) -> set[str]:
+    """Send the sample app's `release` task through Redis; whichever worker takes it answers."""
+    srv, env = SRV, "/srv/prediction-api/shared"
+    code = (
+        "import json; from prediction_api.worker import release; "
+        f"print(json.dumps([release.delay().get(timeout=30)['release'] for _ in range({tasks})]))"
+    )
+    out = app.check_output(
+        "systemd-run --wait --pipe --quiet -p User=fpapp"
+        " -p EnvironmentFile=/etc/fpops/postgresql.env"
+        f" -p EnvironmentFile={env}/app.env -p EnvironmentFile={env}/current.env"
+        f' -p WorkingDirectory={srv}/current {srv}/current/venv/bin/python -c "{code}"'
+    )
+    return set(json.loads(out))
+
+
 def test_deploy_v2_under_load_fails_no_request(lb, apps, sink):
+    workers_before = [worker_pid(app) for app in apps]
     load = Load(sink, "v2").start()
     out = deploy("2.0.0")
     counts = load.stop()
@@ -65,10 +86,10 @@ def test_deploy_v2_under_load_fails_no_request(lb, apps, sink):
     assert counts["total"] > 100
     assert failed_requests(counts) == 0, counts
     assert_serving(lb, apps, "2.0.0")
-    # The Celery worker was restarted into the new release.
-    for app in apps:
-        pid = app.check_output("systemctl show -p MainPID --value prediction-api-worker")
-        assert "/releases/2.0.0" in app.check_output(f"readlink -f /proc/{pid}/cwd")
+    # The Celery workers were restarted (warm shutdown) and run the new code.
+    for app, before in zip(apps, workers_before, strict=True):
+        assert worker_pid(app) not in ("0", before)
+    assert releases_the_workers_run(apps[0]) == {"2.0.0"}
 
 
 def test_broken_v3_under_load_keeps_v2_and_is_marked_bad(lb, apps, sink):
@@ -133,20 +154,30 @@ def test_bad_input_is_refused_before_any_change(apps):
     assert "no release artefact for version 9.9.9" in unknown.stdout
     no_secret = deploy("2.0.0", "-e", "vault_postgresql_app_rw_password=")
     assert no_secret.returncode != 0
-    for out in (unknown, no_secret):
-        assert all(c["changed"] == 0 for c in recap(out.stdout).values()), out.stdout[-2000:]
+    assert "app_secret_env.PGPASSWORD is empty" in no_secret.stdout
     # A git source (this project's repository) without the ref named.
     repo = project_dir()
     bad_ref = deploy("2.0.0", "-e", f"app_source={repo}", "-e", "app_source_ref=no-such-ref")
     assert bad_ref.returncode != 0
     message = f"git ref no-such-ref is not in {repo} (app_source_ref): no such commit"
     assert message in bad_ref.stdout
-    bad_target = rollback("-e", "app_rollback_to=3.0.0")
-    assert bad_target.returncode != 0
-    assert "release 3.0.0 is marked bad" in bad_target.stdout
-    for out in (bad_ref, bad_target):
+    for out in (unknown, no_secret, bad_ref):
         assert all(c["changed"] == 0 for c in recap(out.stdout).values()), out.stdout[-2000:]
+
+
+def test_rollback_to_a_release_bad_on_any_host_is_refused(apps):
+    # 3.0.0 failed its gate on dep-app1 only (the rollout stopped there); dep-app2 has it
+    # installed and unmarked. The rollback must not try it there either.
+    assert not apps[1].file(f"{SRV}/releases/3.0.0/.bad").exists
+    histories = [app.check_output(f"cat {SRV}/shared/history") for app in apps]
+    out = rollback("-e", "app_rollback_to=3.0.0")
+    assert out.returncode != 0
+    assert "release 3.0.0 is marked bad (on dep-app1:" in out.stdout
+    # Nothing switched or was marked; the lock it took is given back.
     assert [live(app)[0] for app in apps] == ["2.0.0", "2.0.0"]
+    assert [app.check_output(f"cat {SRV}/shared/history") for app in apps] == histories
+    assert not apps[1].file(f"{SRV}/releases/3.0.0/.bad").exists
+    assert not apps[0].file("/var/lib/fpops/deploy.lock").exists
 
 
 def test_rollback_under_load_skips_the_bad_releases_and_downgrades(lb, apps, sink, db):
