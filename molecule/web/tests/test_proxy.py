@@ -158,15 +158,19 @@ def test_rate_limit_per_client_with_exempt_list(app, https):
     # (99) pass, plus the few the bucket refills while they run (100 a minute); the rest get 429.
     # The earlier tests' requests from web-app drain from the bucket at that rate (0.6 s each).
     time.sleep(3)
+    started = time.monotonic()
     codes = app.check_output(
         "curl -sk --parallel --parallel-immediate --parallel-max 40"
         " --resolve lb.fpops.test:443:172.30.4.10 -w '%{http_code}\\n' "
         + " ".join(["-o /dev/null https://lb.fpops.test/limited"] * 110)
     ).split()
+    elapsed = time.monotonic() - started
     passed, limited = codes.count("200"), codes.count("429")
-    print(f"rate limit: {passed} passed, {limited} got 429 of 110 sent at once")
+    print(f"rate limit: {passed} passed, {limited} got 429 of 110 sent in {elapsed:.1f} s")
     assert passed + limited == 110, codes
-    assert 100 <= passed <= 103
+    # The bucket refills one request per 0.6 s while the burst runs: on a busy machine (CI runs
+    # two suites at once) the burst takes longer and a few more pass; never more than that.
+    assert 100 <= passed <= 101 + int(elapsed / 0.6), (passed, elapsed)
     # The test runner is in nginx_rate_limit_exempt: never limited.
     statuses = [https("/exempt").status for _ in range(110)]
     assert statuses == [200] * 110
