@@ -10,8 +10,10 @@ CLIENTS keep-alive HTTPS clients at RATE requests/s each runs from this machine 
 3. a naive deploy: `systemctl restart` of the live web slot on every app host at once, which is
    what an in-place "stop, swap, start" does.
 
-Failed requests (errors and non-200 answers) are counted for each. Prints the figures and
-writes benchmarks/results/deploy_rollback.json.
+Failed requests (errors and non-200 answers) are counted for each. A GET whose idle keep-alive
+connection the server closed as it went out (an nginx reload) is sent again once, as browsers,
+curl and Go's client do; those are counted apart (`resent_on_closed_keepalive`). Prints the
+figures and writes benchmarks/results/deploy_rollback.json.
 
     python benchmarks/deploy_rollback.py [--clients 4] [--rate 10]
 """
@@ -65,6 +67,7 @@ class Load:
     clients: int
     rate: float
     answers: list[tuple[float, str, str]] = field(default_factory=list)
+    resent: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def client(self) -> None:
@@ -74,11 +77,18 @@ class Load:
         due = time.monotonic()
         while not self.stopping.is_set():
             try:
-                connection.request("GET", "/health")
-                response = connection.getresponse()
-                body = response.read()
-                release = json.loads(body).get("release", "?") if response.status == 200 else ""
-                outcome = str(response.status)
+                outcome, release = self.get(connection)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # The server closed this idle keep-alive connection as the request went out (an
+                # nginx reload retires its old workers): like browsers, curl and Go's client, send
+                # the idempotent GET again once on a new connection. Counted apart.
+                connection.close()
+                self.resent += 1
+                try:
+                    outcome, release = self.get(connection)
+                except (OSError, http.client.HTTPException, ValueError) as error:
+                    outcome, release = f"error: {type(error).__name__}", ""
+                    connection.close()
             except (OSError, http.client.HTTPException, ValueError) as error:
                 outcome, release = f"error: {type(error).__name__}", ""
                 connection.close()
@@ -87,9 +97,19 @@ class Load:
             time.sleep(max(0.0, due - time.monotonic()))
         connection.close()
 
+    @staticmethod
+    def get(connection: http.client.HTTPSConnection) -> tuple[str, str]:
+        """GET /health: (status, release that answered)."""
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        body = response.read()
+        release = json.loads(body).get("release", "?") if response.status == 200 else ""
+        return str(response.status), release
+
     def run(self, action: list[str] | None, label: str) -> dict[str, object]:
         """Load for 3 s, run the action, load 3 s more; count the answers."""
         self.answers = []
+        self.resent = 0
         self.stopping.clear()
         threads = [threading.Thread(target=self.client) for _ in range(self.clients)]
         for thread in threads:
@@ -109,6 +129,7 @@ class Load:
             "command_seconds": round(finished - started, 1),
             "requests": len(self.answers),
             "failed_requests": len(failed),
+            "resent_on_closed_keepalive": self.resent,
             "failures": sorted({a[1] for a in failed}),
         }
         if done and done.returncode != 0:
