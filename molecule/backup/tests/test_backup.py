@@ -24,6 +24,9 @@ def test_stanza_exists_encrypted(repo):
 def test_primary_archives_wal_to_the_repository(primary, repo):
     assert sql(primary, "SHOW archive_mode") == "on"
     before = int(sql(primary, "SELECT archived_count FROM pg_stat_archiver"))
+    # Something to archive: a switch on an empty segment does nothing.
+    sql(primary, "CREATE TABLE IF NOT EXISTS archive_probe (at timestamptz)")
+    sql(primary, "INSERT INTO archive_probe VALUES (now())")
     sql(primary, "SELECT pg_switch_wal()")
     repo.check_output(f"sudo -u pgbackrest pgbackrest --stanza={STANZA} check")
     assert int(sql(primary, "SELECT archived_count FROM pg_stat_archiver")) > before
@@ -41,7 +44,11 @@ def test_ssh_keys_are_restricted_to_the_other_side(primary, replica, repo):
 
 def test_on_demand_full_backup_says_its_label(primary, repo):
     sql(primary, "CREATE TABLE IF NOT EXISTS backup_probe (id int PRIMARY KEY, note text)")
-    sql(primary, "INSERT INTO backup_probe SELECT g, md5(g::text) FROM generate_series(1, 1000) g")
+    sql(
+        primary,
+        "INSERT INTO backup_probe SELECT g, md5(g::text) FROM generate_series(1, 1000) g"
+        " ON CONFLICT DO NOTHING",
+    )
     out = playbook("backup.yml", "-e", "backup_type=full")
     assert out.returncode == 0, out.stdout[-3000:]
     backups = info(repo)["backup"]
