@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from fixtures import groups, host
+from fixtures import groups, host, vault
 from helpers import project_dir, recap, run_playbook
 
-__all__ = ["groups", "host", "project_dir", "recap", "run_playbook"]
+__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault"]
 
 STANZA = "main"
 
@@ -46,3 +46,8 @@ def replica(host):
 @pytest.fixture(scope="session")
 def repo(host):
     return host("bk-backup1")
+
+
+@pytest.fixture(scope="session")
+def cache(host):
+    return host("bk-cache1")
