@@ -57,7 +57,7 @@ def test_redis_restore_refuses_an_unknown_archive_or_no_confirmation():
         "-e",
         "restore_confirm=redis",
         "-e",
-        "redis_restore_archive=nope.tar.zst",
+        "redis_backup_restore_archive=nope.tar.zst",
     )
     assert out.returncode != 0 and "no archive named nope.tar.zst" in out.stdout
     assert all(c["changed"] == 0 for c in recap(out.stdout).values()), out.stdout[-2000:]
