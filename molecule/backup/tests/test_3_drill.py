@@ -3,7 +3,7 @@ tables compared with the primary's; success with an RTO figure, failure on a cor
 
 from __future__ import annotations
 
-from conftest import STANZA, info, playbook
+from conftest import STANZA, info, playbook, sql
 
 METRICS = f"/var/lib/prometheus/node-exporter/fpops_restore_drill_{STANZA}.prom"
 
@@ -48,3 +48,19 @@ def test_drill_fails_on_a_corrupted_repository_file(repo):
         assert metric(repo, "fpops_restore_drill_last_success_timestamp_seconds") > 0
     finally:
         repo.check_output(f"cp -p /root/pg_control.saved {control}")
+
+
+def test_scratch_restore_leaves_an_instance_to_inspect_and_the_primary_alone(primary, repo):
+    before = sql(primary, "SELECT pg_postmaster_start_time()")
+    out = playbook("restore-scratch.yml")
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "scratch instance of the latest archived WAL ready in" in out.stdout
+    rows = repo.check_output(
+        "sudo -u pgbackrest psql -XAtq -h /run/fpops-drill -p 5499 -U postgres"
+        " -d footballprediction -c 'SELECT count(*) FROM pitr'"
+    )
+    assert rows == sql(primary, "SELECT count(*) FROM pitr")
+    assert sql(primary, "SELECT pg_postmaster_start_time()") == before
+    out = playbook("restore-scratch.yml", "-e", "restore_scratch_remove=true")
+    assert out.returncode == 0 and "scratch instance removed" in out.stdout, out.stdout[-2000:]
+    assert not repo.file("/var/lib/pgbackrest/drill").exists
