@@ -41,6 +41,14 @@ REQUIRED_SECRETS = (
     "vault_redis_monitor_password",
     "vault_pki_ca_passphrase",
     "vault_pgbackrest_cipher_pass",
+    "vault_pgbackrest_s3_cipher_pass",
+)
+
+# Secrets a role reads only when a feature is on, given by the operator (a provider's keys):
+# `secrets init` does not make them; the role names them when the feature needs them.
+OPERATOR_SECRETS = (
+    "vault_pgbackrest_s3_key",
+    "vault_pgbackrest_s3_key_secret",
 )
 
 # Letters and digits only: safe unquoted in connection strings, YAML and redis ACL files.

@@ -23,9 +23,11 @@ def sql(db, statement: str) -> str:
     return db.check_output(f"sudo -u postgres psql -XAtq -d footballprediction -c '{quoted}'")
 
 
-def info(repo) -> dict:
-    """`pgbackrest info` of the stanza, as the repository account."""
-    out = repo.check_output(f"sudo -u pgbackrest pgbackrest --stanza={STANZA} --output=json info")
+def info(repo, number: int = 1) -> dict:
+    """`pgbackrest info` of the stanza in repository NUMBER (2: S3), as the repository account."""
+    out = repo.check_output(
+        f"sudo -u pgbackrest pgbackrest --stanza={STANZA} --repo={number} --output=json info"
+    )
     return json.loads(out)[0]
 
 

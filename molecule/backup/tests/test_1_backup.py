@@ -75,7 +75,7 @@ def test_timers_act_only_on_the_primary(primary, replica):
     assert not replica.file(f"{METRICS}/fpops_backup_{STANZA}_incr.prom").exists
     primary.check_output("systemctl start fpops-pgbackrest@incr.service")
     metrics = primary.file(f"{METRICS}/fpops_backup_{STANZA}_incr.prom").content_string
-    labels = f'{{stanza="{STANZA}",type="incr"}}'
+    labels = f'{{stanza="{STANZA}",type="incr",repo="1"}}'
     assert f"fpops_backup_last_success_timestamp_seconds{labels}" in metrics
     assert f"fpops_backup_last_size_bytes{labels}" in metrics
 
