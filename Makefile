@@ -7,13 +7,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 export ANSIBLE_FORCE_COLOR := 1
 
-SCENARIOS ?= foundation data web deploy
+SCENARIOS ?= foundation data web deploy backup
 # The sample app release `make demo` deploys (examples/prediction-api: 1.0.0, 2.0.0; 3.0.0 is broken).
 DEMO_VERSION ?= 2.0.0
 # `make test` runs the container suites in three parallel lanes (scripts/run-lanes): the suites
 # mostly wait (health gates, failover, renewals, scans, load runs), so on 2 cores three lanes of
-# similar length take about as long as the longest (foundation+data, deploy, web+e2e).
-LANES ?= "foundation data" "deploy" "web e2e"
+# similar length take about as long as the longest (foundation+data+backup, deploy, web+e2e).
+LANES ?= "foundation data backup" "deploy" "web e2e"
 
 .PHONY: demo test bootstrap image lint pytest lanes molecule e2e sandbox-down bench
 

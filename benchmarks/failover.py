@@ -15,47 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-import yaml
+from sandbox_env import INVENTORY, addresses, playbook, require_sandbox, secrets, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
-INVENTORY = ROOT / "inventories" / "sandbox"
 STATE = INVENTORY / ".state" / "postgresql_primary"
-VAULT_PASSWORD = ROOT / ".fpops" / "sandbox" / "vault-password"
 CLIENT = "fpops-sandbox-app1"
 TABLE = "bench_failover"
-
-
-def secrets() -> dict[str, str]:
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-vault")),
-            "view",
-            "--vault-password-file",
-            str(VAULT_PASSWORD),
-            str(INVENTORY / "group_vars" / "all" / "vault.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return yaml.safe_load(out)
-
-
-def addresses() -> dict[str, str]:
-    groups = yaml.safe_load((INVENTORY / "hosts.yml").read_text())["all"]["children"]
-    return {
-        name: values["ansible_host"]
-        for group in groups.values()
-        for name, values in group["hosts"].items()
-    }
 
 
 def primary() -> str:
@@ -81,33 +51,13 @@ def dsn(address: str) -> str:
     )
 
 
-def playbook(name: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_VAULT_PASSWORD_FILE": str(VAULT_PASSWORD),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    start = time.monotonic()
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("ansible-playbook")), f"playbooks/{name}", *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result, time.monotonic() - start
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=40)
     parser.add_argument("--failover-after", type=float, default=10.0)
     args = parser.parse_args()
-    if not (INVENTORY / "hosts.yml").exists() or not VAULT_PASSWORD.exists():
-        sys.exit("no sandbox: run `make demo` first")
+    require_sandbox()
 
     password = secrets()["vault_postgresql_migrator_password"]
     ips = addresses()
@@ -161,9 +111,7 @@ def main() -> int:
         "rejoin_ok": rejoin.returncode == 0,
     }
     print(json.dumps(figures, indent=2))
-    results = ROOT / "benchmarks" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "failover.json").write_text(json.dumps(figures, indent=2) + "\n")
+    write_result("failover", figures)
     return 0 if rejoin.returncode == 0 else 1
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import testinfra
-from helpers import inventory_groups
+import yaml
+from helpers import ephemeral_dir, inventory_groups, scenario_dir
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +27,21 @@ def host():
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def vault() -> dict[str, str]:
+    """The scenario's generated secrets (decrypted with its vault password client)."""
+    out = subprocess.run(
+        [
+            "ansible-vault",
+            "view",
+            "--vault-password-file",
+            str(scenario_dir() / "vault-password"),
+            str(ephemeral_dir() / "vault.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return yaml.safe_load(out)

@@ -40,6 +40,7 @@ REQUIRED_SECRETS = (
     "vault_redis_replica_password",
     "vault_redis_monitor_password",
     "vault_pki_ca_passphrase",
+    "vault_pgbackrest_cipher_pass",
 )
 
 # Letters and digits only: safe unquoted in connection strings, YAML and redis ACL files.

@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from fixtures import groups, host
+from fixtures import groups, host, vault
 from helpers import (
     ephemeral_dir,
     project_dir,
@@ -25,6 +23,7 @@ __all__ = [
     "recap",
     "run_playbook",
     "scenario_dir",
+    "vault",
 ]
 
 # Fixed in molecule.yml; host addresses matter to hba and firewall rules.
@@ -35,28 +34,6 @@ ADDRESSES = {
     "cache1": "172.30.2.31",
     "cache2": "172.30.2.32",
 }
-
-
-@pytest.fixture(scope="session")
-def vault() -> dict[str, str]:
-    """The scenario's generated secrets (decrypted with its vault password client)."""
-    import subprocess
-
-    import yaml
-
-    out = subprocess.run(
-        [
-            "ansible-vault",
-            "view",
-            "--vault-password-file",
-            str(scenario_dir() / "vault-password"),
-            str(ephemeral_dir() / "vault.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return yaml.safe_load(out)
 
 
 DB = "footballprediction"

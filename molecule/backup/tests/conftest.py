@@ -1,0 +1,53 @@
+"""Helpers for the backup scenario: the hosts, SQL on the primary, pgBackRest on the repository."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from fixtures import groups, host, vault
+from helpers import project_dir, recap, run_playbook
+
+__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault"]
+
+STANZA = "main"
+
+
+def sql(db, statement: str) -> str:
+    """One statement as postgres in the application database, unaligned output."""
+    quoted = statement.replace("'", "'\\''")
+    return db.check_output(f"sudo -u postgres psql -XAtq -d footballprediction -c '{quoted}'")
+
+
+def info(repo) -> dict:
+    """`pgbackrest info` of the stanza, as the repository account."""
+    out = repo.check_output(f"sudo -u pgbackrest pgbackrest --stanza={STANZA} --output=json info")
+    return json.loads(out)[0]
+
+
+def playbook(name: str, *extra: str):
+    return run_playbook(project_dir() / "playbooks" / name, *extra)
+
+
+@pytest.fixture(scope="session")
+def primary(host):
+    return host("bk-db1")
+
+
+@pytest.fixture(scope="session")
+def replica(host):
+    return host("bk-db2")
+
+
+@pytest.fixture(scope="session")
+def repo(host):
+    return host("bk-backup1")
+
+
+@pytest.fixture(scope="session")
+def cache(host):
+    return host("bk-cache1")

@@ -1,0 +1,18 @@
+"""fpops_lsn: a PostgreSQL LSN ("16/B374D848") as an integer, so two LSNs compare in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def fpops_lsn(lsn: str) -> int:
+    high, _, low = str(lsn).strip().partition("/")
+    if not low:
+        raise ValueError(f"not a PostgreSQL LSN: {lsn!r}")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {"fpops_lsn": fpops_lsn}
