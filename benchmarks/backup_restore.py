@@ -56,7 +56,8 @@ def main() -> int:
 
     psql("DROP DATABASE IF EXISTS bench", database="postgres")
     psql("CREATE DATABASE bench", database="postgres")
-    on_host(PRIMARY, f"runuser -u postgres -- pgbench -q -i -s {args.scale} bench")
+    pgbench = "/usr/lib/postgresql/15/bin/pgbench"
+    on_host(PRIMARY, f"runuser -u postgres -- {pgbench} -q -i -s {args.scale} bench")
     psql("CHECKPOINT")
     data_bytes = int(on_host(PRIMARY, f"du -sb {DATA} | cut -f1"))
 
