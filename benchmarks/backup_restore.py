@@ -58,12 +58,14 @@ def main() -> int:
     psql("CREATE DATABASE bench", database="postgres")
     pgbench = "/usr/lib/postgresql/15/bin/pgbench"
     on_host(PRIMARY, f"runuser -u postgres -- {pgbench} -q -i -s {args.scale} bench")
+    # The RPO table exists before the backups, so only the rows written later can be lost.
+    psql("CREATE TABLE rpo (at timestamptz PRIMARY KEY)")
     psql("CHECKPOINT")
     data_bytes = int(on_host(PRIMARY, f"du -sb {DATA} | cut -f1"))
 
     start = time.monotonic()
     zstd_bytes = int(
-        on_host(PRIMARY, f"tar -C {DATA} -cf - . 2>/dev/null | zstd -3 -T0 -c | wc -c")
+        on_host(PRIMARY, f"set -o pipefail; tar -C {DATA} -cf - . | zstd -3 -T0 -c | wc -c")
     )
     tar_seconds = time.monotonic() - start
 
@@ -81,7 +83,6 @@ def main() -> int:
     checksum_before = psql("SELECT sum(abalance), count(*) FROM pgbench_accounts")
 
     # RPO: timestamped commits, then SIGKILL of the primary --kill-after s after the last one.
-    psql("CREATE TABLE IF NOT EXISTS rpo (at timestamptz PRIMARY KEY)")
     acknowledged: list[float] = []
 
     def writer() -> None:
@@ -97,7 +98,10 @@ def main() -> int:
     thread.start()
     thread.join()
     time.sleep(args.kill_after)
-    on_host(PRIMARY, "pkill -KILL -u postgres postgres || true")
+    # The kill must land (the first run's `|| true` hid a kill that did not): the postmaster
+    # by its pid file, then nothing of the cluster may be left running.
+    on_host(PRIMARY, f"kill -KILL $(head -n1 {DATA}/postmaster.pid)")
+    on_host(PRIMARY, f"sleep 1; ! pgrep -u postgres -f 'postgres -D {DATA}'")
     rpo_wall, _ = restore()
     drill, drill_wall = playbook("drill.yml")
     rto = re.search(r"RTO ([0-9.]+) s", drill.stdout)
