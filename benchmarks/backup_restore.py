@@ -73,7 +73,8 @@ def main() -> int:
     zstd_bytes = int(
         on_host(
             PRIMARY,
-            f"set -o pipefail; {{ tar -C {DATA} -cf - . || [ $? -eq 1 ]; }} | zstd -3 -T0 -c | wc -c",
+            f"set -o pipefail; {{ tar -C {DATA} -cf - . || [ $? -eq 1 ]; }}"
+            " | zstd -3 -T0 -c | wc -c",
         )
     )
     tar_seconds = time.monotonic() - start
