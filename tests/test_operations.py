@@ -260,3 +260,50 @@ def test_audit_redacts_secret_looking_arguments():
         "db_password=<redacted>",
         "2.0.0",
     ]
+
+
+PLANTED = "PlantedSecret-7f3a9c2e41"
+
+
+def test_a_vault_secret_never_reaches_output_artifacts_or_the_audit_log(project, capsys):
+    """A known secret in the environment's vault, used by a no_log task and by a failing one."""
+    password = project / ".fpops" / "production" / "vault-password"
+    password.parent.mkdir(parents=True)
+    password.write_text("test-vault-password\n")
+    vault = project / "inventories" / "production" / "group_vars" / "all" / "vault.yml"
+    vault.parent.mkdir(parents=True)
+    vault.write_text(f"vault_api_token: {PLANTED}\n")
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-vault"),
+            "encrypt",
+            "--vault-password-file",
+            str(password),
+            str(vault),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (project / "playbooks" / "site.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: use the secret\n"
+        "      ansible.builtin.command: echo {{ vault_api_token }}\n"
+        "      changed_when: false\n"
+        "      no_log: true\n"
+        "    - name: fail with it\n"
+        "      ansible.builtin.fail:\n"
+        "        msg: 'token {{ vault_api_token }}'\n"
+        "      no_log: true\n"
+    )
+    for mode in ([], ["--json"], ["--quiet"]):
+        assert cli.main(["provision", "production", *mode]) == ExitCode.FAILED
+        captured = capsys.readouterr()
+        assert PLANTED not in captured.out + captured.err
+    # Nothing under .fpops (artifacts, runner dir, audit log, lock) holds it either.
+    leaks = [
+        str(path)
+        for path in (project / ".fpops").rglob("*")
+        if path.is_file() and PLANTED in path.read_text(errors="replace")
+    ]
+    assert leaks == []
+    assert len(audit.read(project, "production")) == 3
