@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from fpops import __version__, admin, data_ops, sandbox, secrets
+from fpops import __version__, admin, data_ops, sandbox, secrets, status
 from fpops.docker import DockerError
 from fpops.exitcodes import ExitCode
 from fpops.operation import Operation, perform
@@ -147,6 +147,9 @@ def add_admin_commands(commands: argparse._SubParsersAction[Parser]) -> None:
         sub.add_argument("environment", metavar="ENV", help="a directory under inventories/")
         if action == "release":
             sub.add_argument("--force", action="store_true", help="even a live holder's lock")
+    state = commands.add_parser("status", help="hosts, releases, databases, backups, certificates")
+    state.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    state.add_argument("--json", action="store_true", help="the status as one JSON object")
     log = commands.add_parser("audit", help="the environment's recent commands")
     log.add_argument("environment", metavar="ENV", help="a directory under inventories/")
     log.add_argument("--last", type=int, default=20, metavar="N", help="how many (default 20)")
@@ -187,6 +190,8 @@ def dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str] = (
         )
     if args.command in ("lock", "audit"):
         return admin.run(args, project_dir, console)
+    if args.command == "status":
+        return status.run(project_dir, args.environment, args.json, console)
     op = operation_for(args, project_dir, argv)
     op = replace(op, request=replace(op.request, check=args.check, diff=args.diff))
     return perform(op, output_mode(args), console, yes=args.yes)
