@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from fpops.exitcodes import ExitCode
 from fpops.project import PROJECT_DIR_ENV
 
 FPOPS = str(Path(sys.executable).parent / "fpops")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -307,3 +309,51 @@ def test_a_vault_secret_never_reaches_output_artifacts_or_the_audit_log(project,
     ]
     assert leaks == []
     assert len(audit.read(project, "production")) == 3
+
+
+def test_vault_password_from_the_environment_never_lands_in_a_file(project, monkeypatch):
+    password = "env-only-vault-password-93b1"
+    plain = project / "vault-password.tmp"
+    plain.write_text(password + "\n")
+    vault = project / "inventories" / "production" / "group_vars" / "all" / "vault.yml"
+    vault.parent.mkdir(parents=True)
+    vault.write_text("vault_answer: forty-two-secret\n")
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-vault"),
+            "encrypt",
+            "--vault-password-file",
+            str(plain),
+            str(vault),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    plain.unlink()
+    shutil.copytree(ROOT / "scripts", project / "scripts", dirs_exist_ok=True)
+    ran = playbook(project, "site", "vault_answer == 'forty-two-secret'")
+    monkeypatch.setenv("FPOPS_VAULT_PASSWORD", password)
+    assert cli.main(["provision", "production", "--quiet"]) == ExitCode.OK
+    assert ran.exists()
+    stored = [
+        str(p)
+        for p in (project / ".fpops").rglob("*")
+        if p.is_file() and password in p.read_text(errors="replace")
+    ]
+    assert stored == []
+
+
+def test_vault_password_is_asked_for_only_when_no_source_exists(project, monkeypatch):
+    from fpops import secrets
+
+    vault = project / "inventories" / "production" / "group_vars" / "all" / "vault.yml"
+    vault.parent.mkdir(parents=True)
+    vault.write_text("$ANSIBLE_VAULT;1.1;AES256\n")
+    monkeypatch.delenv("FPOPS_VAULT_PASSWORD", raising=False)
+    monkeypatch.delenv("FPOPS_VAULT_PASSWORD_FILE", raising=False)
+    monkeypatch.setattr("fpops.secrets.sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("fpops.secrets.getpass.getpass", lambda prompt: "typed-password")
+    assert secrets.prompt_for_password(project, "production")
+    assert os.environ["FPOPS_VAULT_PASSWORD"] == "typed-password"
+    # With a source now, no second question.
+    assert not secrets.prompt_for_password(project, "production")

@@ -190,6 +190,8 @@ def dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str] = (
         )
     if args.command in ("lock", "audit"):
         return admin.run(args, project_dir, console)
+    # Every other command runs playbooks on ENV: a vault password from nowhere else is asked for.
+    secrets.prompt_for_password(project_dir, args.environment)
     if args.command == "status":
         return status.run(project_dir, args.environment, args.json, console)
     op = operation_for(args, project_dir, argv)
