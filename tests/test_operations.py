@@ -349,7 +349,8 @@ def test_vault_password_is_asked_for_only_when_no_source_exists(project, monkeyp
     vault = project / "inventories" / "production" / "group_vars" / "all" / "vault.yml"
     vault.parent.mkdir(parents=True)
     vault.write_text("$ANSIBLE_VAULT;1.1;AES256\n")
-    monkeypatch.delenv("FPOPS_VAULT_PASSWORD", raising=False)
+    # Empty counts as unset; monkeypatch puts the variable back as it was after the test.
+    monkeypatch.setenv("FPOPS_VAULT_PASSWORD", "")
     monkeypatch.delenv("FPOPS_VAULT_PASSWORD_FILE", raising=False)
     monkeypatch.setattr("fpops.secrets.sys.stdin.isatty", lambda: True, raising=False)
     monkeypatch.setattr("fpops.secrets.getpass.getpass", lambda prompt: "typed-password")
