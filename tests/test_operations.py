@@ -174,12 +174,12 @@ SLOW = (
 )
 
 
-def test_two_concurrent_deploys_one_waits_out_with_exit_3(project):
-    (project / "playbooks" / "deploy.yml").write_text(SLOW.format(8))
-    env = {**os.environ, PROJECT_DIR_ENV: str(project)}
-    first = subprocess.Popen(
+def slow_deploy(project: Path, seconds: int) -> subprocess.Popen[str]:
+    """`fpops deploy production 2.0.0` of a playbook that pauses, once it holds the lock."""
+    (project / "playbooks" / "deploy.yml").write_text(SLOW.format(seconds))
+    run = subprocess.Popen(
         [FPOPS, "deploy", "production", "2.0.0", "--quiet"],
-        env=env,
+        env={**os.environ, PROJECT_DIR_ENV: str(project)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -187,9 +187,14 @@ def test_two_concurrent_deploys_one_waits_out_with_exit_3(project):
     deadline = time.monotonic() + 20
     while lock.holder(project, "production") is None and time.monotonic() < deadline:
         time.sleep(0.1)
+    return run
+
+
+def test_two_concurrent_deploys_one_waits_out_with_exit_3(project):
+    first = slow_deploy(project, 8)
     second = subprocess.run(
         [FPOPS, "deploy", "production", "2.0.1", "--quiet"],
-        env=env,
+        env={**os.environ, PROJECT_DIR_ENV: str(project)},
         capture_output=True,
         text=True,
         check=False,
@@ -202,18 +207,7 @@ def test_two_concurrent_deploys_one_waits_out_with_exit_3(project):
 
 
 def test_sigint_stops_the_run_releases_the_lock_and_says_interrupted(project):
-    (project / "playbooks" / "deploy.yml").write_text(SLOW.format(60))
-    env = {**os.environ, PROJECT_DIR_ENV: str(project)}
-    run = subprocess.Popen(
-        [FPOPS, "deploy", "production", "2.0.0", "--quiet"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 20
-    while lock.holder(project, "production") is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    run = slow_deploy(project, 60)
     time.sleep(3)  # into the pause task
     run.send_signal(signal.SIGINT)
     assert run.wait(timeout=60) == ExitCode.INTERRUPTED
