@@ -144,7 +144,11 @@ def test_rollback_names_the_target_release(project, capsys):
         "    - ansible.builtin.assert:\n"
         "        that: app_rollback_to == '1.0.0'\n"
     )
-    assert cli.main(["rollback", "production", "--to", "1.0.0", "--quiet"]) == ExitCode.OK
+    # In production a rollback is confirmed: with no terminal to ask, only --yes runs it.
+    assert cli.main(["rollback", "production", "--to", "1.0.0", "--quiet"]) == ExitCode.REFUSED
+    assert "pass --yes" in capsys.readouterr().err
+    argv = ["rollback", "production", "--to", "1.0.0", "--yes", "--quiet"]
+    assert cli.main(argv) == ExitCode.OK
     assert capsys.readouterr().out.startswith("rollback production to 1.0.0: OK (exit 0)")
 
 
@@ -155,5 +159,6 @@ def test_rollback_asks_for_the_downgrade_only_when_told(project):
         "    - ansible.builtin.assert:\n"
         "        that: app_rollback_migrations | default(false) | bool\n"
     )
-    assert cli.main(["rollback", "production", "--downgrade-migrations", "--quiet"]) == ExitCode.OK
-    assert cli.main(["rollback", "production", "--quiet"]) != ExitCode.OK
+    argv = ["rollback", "production", "--yes", "--quiet"]
+    assert cli.main([*argv, "--downgrade-migrations"]) == ExitCode.OK
+    assert cli.main(argv) == ExitCode.FAILED

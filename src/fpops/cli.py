@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
 
-from fpops import __version__, sandbox, secrets
+from fpops import __version__, admin, data_ops, sandbox, secrets, status
 from fpops.docker import DockerError
 from fpops.exitcodes import ExitCode
+from fpops.operation import Operation, perform
 from fpops.project import ProjectError, find_project_dir
-from fpops.provision import deploy_request, provision_request, rollback_request, run_playbook
+from fpops.provision import deploy_request, provision_request, rollback_request
 from fpops.sandbox_spec import SpecError
 from fpops.view import OutputMode
 
@@ -65,8 +67,6 @@ def build_parser() -> Parser:
 
     provision = commands.add_parser("provision", help="run playbooks/site.yml on an environment")
     provision.add_argument("environment", metavar="ENV", help="a directory under inventories/")
-    provision.add_argument("--check", action="store_true", help="dry run: change nothing")
-    provision.add_argument("--diff", action="store_true", help="show file changes")
     add_run_options(provision)
 
     deploy = commands.add_parser(
@@ -91,12 +91,79 @@ def build_parser() -> Parser:
         help="also downgrade the database to the target's migration head (drops newer columns)",
     )
     add_run_options(rollback)
+    add_data_commands(commands)
+    add_admin_commands(commands)
     return parser
+
+
+def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
+    """backup, restore, drill, failover."""
+    backup = commands.add_parser("backup", help="an on-demand backup (playbooks/backup.yml)")
+    backup.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    backup.add_argument("--type", dest="kind", default="incr", choices=data_ops.BACKUP_TYPES)
+    backup.add_argument("--what", default="all", choices=data_ops.BACKUP_WHAT)
+    backup.add_argument("--repo", type=int, default=1, help="pgBackRest repository (2: S3)")
+    add_run_options(backup)
+
+    restore = commands.add_parser(
+        "restore",
+        help="restore PostgreSQL: into the scratch instance, or --in-place (playbooks/restore.yml)",
+    )
+    restore.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    restore.add_argument(
+        "--target",
+        default="latest",
+        help="latest, a time ('2026-11-23 10:00:00+00'), a restore point name, or before:RELEASE",
+    )
+    restore.add_argument(
+        "--in-place", action="store_true", help="replace the live database (asks first)"
+    )
+    restore.add_argument("--set", dest="backup_set", default="", help="restore from this backup")
+    restore.add_argument("--repo", type=int, default=1, help="pgBackRest repository (2: S3)")
+    restore.add_argument("--stanza", default="main", help="the pgBackRest stanza (confirmation)")
+    add_run_options(restore)
+
+    drill = commands.add_parser("drill", help="restore drill (playbooks/drill.yml)")
+    drill.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    add_run_options(drill)
+
+    failover = commands.add_parser(
+        "failover", help="promote the PostgreSQL replica, fence the primary (asks first)"
+    )
+    failover.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    failover.add_argument("--to", default="", metavar="HOST", help="the replica to promote")
+    failover.add_argument(
+        "--force", action="store_true", help="even if the replica lags or does not stream"
+    )
+    add_run_options(failover)
+
+
+def add_admin_commands(commands: argparse._SubParsersAction[Parser]) -> None:
+    """lock, audit."""
+    locks = commands.add_parser("lock", help="the environment lock")
+    lock_commands = locks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (("status", "who holds it"), ("release", "remove a stale lock")):
+        sub = lock_commands.add_parser(action, help=text)
+        sub.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+        if action == "release":
+            sub.add_argument("--force", action="store_true", help="even a live holder's lock")
+    state = commands.add_parser("status", help="hosts, releases, databases, backups, certificates")
+    state.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    state.add_argument("--json", action="store_true", help="the status as one JSON object")
+    log = commands.add_parser("audit", help="the environment's recent commands")
+    log.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    log.add_argument("--last", type=int, default=20, metavar="N", help="how many (default 20)")
+    log.add_argument("--json", action="store_true", help="JSON lines")
 
 
 def add_run_options(command: argparse.ArgumentParser) -> None:
     """Options every playbook command shares."""
     command.add_argument("--limit", metavar="PATTERN", help="only these hosts or groups")
+    command.add_argument("--check", action="store_true", help="dry run: change nothing")
+    command.add_argument("--diff", action="store_true", help="show file changes")
+    command.add_argument(
+        "--yes", action="store_true", help="no confirmation question (restore, failover)"
+    )
     output = command.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per event line")
     output.add_argument("--quiet", action="store_true", help="only failures and a summary line")
@@ -113,7 +180,7 @@ def output_mode(args: argparse.Namespace) -> OutputMode:
     return OutputMode.HUMAN
 
 
-def dispatch(args: argparse.Namespace, console: Console) -> ExitCode:
+def dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str] = ()) -> ExitCode:
     project_dir = find_project_dir()
     if args.command == "sandbox":
         return run_sandbox(args, project_dir, console)
@@ -121,36 +188,74 @@ def dispatch(args: argparse.Namespace, console: Console) -> ExitCode:
         return secrets.run_init(
             project_dir, args.environment, console, args.vault_file, args.password_file
         )
+    if args.command in ("lock", "audit"):
+        return admin.run(args, project_dir, console)
+    # Every other command runs playbooks on ENV: a vault password from nowhere else is asked for.
+    secrets.prompt_for_password(project_dir, args.environment)
+    if args.command == "status":
+        return status.run(project_dir, args.environment, args.json, console)
+    op = operation_for(args, project_dir, argv)
+    op = replace(op, request=replace(op.request, check=args.check, diff=args.diff))
+    return perform(op, output_mode(args), console, yes=args.yes)
+
+
+def operation_for(args: argparse.Namespace, project_dir: Path, argv: Sequence[str]) -> Operation:
+    """What a playbook command runs, and how carefully."""
+    env, verbosity = args.environment, args.verbose
     if args.command == "deploy":
         request = deploy_request(
             project_dir,
-            args.environment,
+            env,
             args.version,
             serial=args.serial,
             skip_migrations=args.skip_migrations,
             limit=args.limit,
-            verbosity=args.verbose,
+            verbosity=verbosity,
         )
-        return run_playbook(request, output_mode(args), console)
+        return Operation(request, argv, release=args.version)
     if args.command == "rollback":
         request = rollback_request(
             project_dir,
-            args.environment,
+            env,
             args.to,
             limit=args.limit,
-            verbosity=args.verbose,
+            verbosity=verbosity,
             downgrade_migrations=args.downgrade_migrations,
         )
-        return run_playbook(request, output_mode(args), console)
-    request = provision_request(
-        project_dir,
-        args.environment,
-        limit=args.limit,
-        check=args.check,
-        diff=args.diff,
-        verbosity=args.verbose,
-    )
-    return run_playbook(request, output_mode(args), console)
+        confirm = ""
+        if env == "production":
+            confirm = (
+                f"This rolls production back to {args.to or 'the previous good release'}"
+                + (" and downgrades the database schema" if args.downgrade_migrations else "")
+                + "."
+            )
+        return Operation(request, argv, release=args.to or "", confirm=confirm)
+    if args.command == "backup":
+        request = data_ops.backup_request(
+            project_dir, env, args.kind, args.what, args.repo, args.limit, verbosity
+        )
+        return Operation(request, argv)
+    if args.command == "restore":
+        request, confirm = data_ops.restore_request(
+            project_dir,
+            env,
+            args.target,
+            args.in_place,
+            args.backup_set,
+            args.repo,
+            args.stanza,
+            verbosity,
+        )
+        return Operation(request, argv, confirm=confirm)
+    if args.command == "drill":
+        return Operation(data_ops.drill_request(project_dir, env, verbosity), argv)
+    if args.command == "failover":
+        request, confirm = data_ops.failover_request(
+            project_dir, env, args.to, args.force, verbosity
+        )
+        return Operation(request, argv, confirm=confirm)
+    request = provision_request(project_dir, env, limit=args.limit, verbosity=verbosity)
+    return Operation(request, argv)
 
 
 def run_sandbox(args: argparse.Namespace, project_dir: Path, console: Console) -> ExitCode:
@@ -170,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     errors = Console(stderr=True)
     try:
-        return int(dispatch(args, console))
+        return int(dispatch(args, console, list(argv if argv is not None else sys.argv[1:])))
     except (ProjectError, SpecError) as exc:
         errors.print(f"fpops: {exc}", style="red", markup=False, highlight=False)
         return int(ExitCode.BAD_INPUT)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from fpops.exitcodes import ExitCode
 from fpops.project import ProjectError, inventory_dir
-from fpops.runner import RunRequest, execute
+from fpops.runner import RunRequest, RunResult, execute
 from fpops.view import OutputMode, make_view
 
 
@@ -24,6 +24,17 @@ def run_playbook(
     cancel: threading.Event | None = None,
 ) -> ExitCode:
     """Run one playbook with the chosen output; return the exit code."""
+    return run_playbook_result(request, mode, console, out, cancel).exit_code
+
+
+def run_playbook_result(
+    request: RunRequest,
+    mode: OutputMode = OutputMode.HUMAN,
+    console: Console | None = None,
+    out: TextIO | None = None,
+    cancel: threading.Event | None = None,
+) -> RunResult:
+    """Run one playbook with the chosen output; return how it ended."""
     console = console or Console()
     view = make_view(mode, request.label, console, out or sys.stdout)
     view.start()
@@ -33,7 +44,7 @@ def run_playbook(
         view.abort()
         raise
     view.finish(result)
-    return result.exit_code
+    return result
 
 
 def provision_request(

@@ -17,6 +17,7 @@ from typing import Any
 
 import ansible_runner
 
+from fpops import redact
 from fpops.exitcodes import ExitCode
 from fpops.progress import RunState
 from fpops.secrets import runner_password_file
@@ -146,8 +147,11 @@ def execute(
     cancel = cancel or threading.Event()
     events: queue.Queue[dict[str, Any]] = queue.Queue()
 
+    secrets = redact.vault_values(request.project_dir, request.environment)
+
     def handle(event: dict[str, Any]) -> bool:
-        events.put(event)
+        # Redacted in place: ansible-runner stores the event after this returns.
+        events.put(redact.in_place(event, secrets))
         return True  # False would drop the event from the artifacts
 
     run_id = new_run_id()
@@ -168,6 +172,7 @@ def execute(
     thread.join()
     artifact_dir = Path(runner.config.artifact_dir)
     _scrub_command_env(artifact_dir)
+    redact.files(artifact_dir, secrets)
     status = str(runner.status)
     rc = runner.rc if isinstance(runner.rc, int) else None
     code = exit_code(status, rc, state)

@@ -6,6 +6,7 @@ it, when the file is an executable vault password client script).
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 import secrets
@@ -23,9 +24,12 @@ import yaml
 from rich.console import Console
 
 from fpops.exitcodes import ExitCode
-from fpops.project import inventory_dir
+from fpops.project import ProjectError, inventory_dir
 
 PASSWORD_FILE_ENV = "FPOPS_VAULT_PASSWORD_FILE"
+# The password itself (CI, a secrets manager's wrapper); read through a client script.
+PASSWORD_ENV = "FPOPS_VAULT_PASSWORD"
+PASSWORD_CLIENT = Path("scripts") / "vault-password-from-env"
 
 # Every secret a role may reference as `vault_*`; tests/test_secrets.py checks the roles.
 REQUIRED_SECRETS = (
@@ -98,12 +102,39 @@ def default_password_file(
 def runner_password_file(
     project_dir: Path, environment: str, environ: Mapping[str, str] | None = None
 ) -> Path | None:
-    """The password file a playbook run on ENV uses, or None when there is none."""
+    """The password file (or client script) a playbook run on ENV uses, or None.
+
+    $FPOPS_VAULT_PASSWORD (the password) wins, read by scripts/vault-password-from-env; then
+    $FPOPS_VAULT_PASSWORD_FILE; then .fpops/ENV/vault-password.
+    """
     env = os.environ if environ is None else environ
+    if env.get(PASSWORD_ENV):
+        return project_dir / PASSWORD_CLIENT
     path = default_password_file(project_dir, environment, env)
     if env.get(PASSWORD_FILE_ENV) or path.is_file():
         return path
     return None
+
+
+def prompt_for_password(project_dir: Path, environment: str) -> bool:
+    """Ask for the vault password on the terminal when ENV has a vault and no other source.
+
+    The answer goes to this process' $FPOPS_VAULT_PASSWORD only (the runs read it through the
+    client script). True when a password was asked for and given.
+    """
+    try:
+        vault_file = default_vault_file(project_dir, environment)
+    except ProjectError:
+        return False
+    if runner_password_file(project_dir, environment) is not None or not vault_file.is_file():
+        return False
+    if not sys.stdin.isatty():
+        return False
+    password = getpass.getpass(f"Vault password for {environment}: ")
+    if not password:
+        return False
+    os.environ[PASSWORD_ENV] = password
+    return True
 
 
 def default_vault_file(project_dir: Path, environment: str) -> Path:

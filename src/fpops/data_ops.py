@@ -1,0 +1,135 @@
+"""The data commands: `fpops backup`, `restore`, `drill`, `failover` (requests for playbooks)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from fpops.project import ProjectError
+from fpops.provision import playbook_request
+from fpops.runner import RunRequest
+
+BACKUP_TYPES = ("full", "diff", "incr")
+BACKUP_WHAT = ("all", "postgresql", "redis")
+# What restore.yml accepts as a time: date, time, optional fraction and zone.
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}(:?\d{2})?|Z)?$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
+
+ExtraVars = dict[str, str | int | bool]
+
+
+def backup_request(
+    project_dir: Path,
+    environment: str,
+    kind: str = "incr",
+    what: str = "all",
+    repo: int = 1,
+    limit: str | None = None,
+    verbosity: int = 0,
+) -> RunRequest:
+    if kind not in BACKUP_TYPES:
+        raise ProjectError(f"--type {kind}: one of {', '.join(BACKUP_TYPES)}")
+    if what not in BACKUP_WHAT:
+        raise ProjectError(f"--what {what}: one of {', '.join(BACKUP_WHAT)}")
+    if repo < 1:
+        raise ProjectError(f"--repo {repo}: repositories are numbered from 1")
+    request = playbook_request(
+        project_dir,
+        environment,
+        "backup",
+        f"backup ({kind}, {what}) of {environment}",
+        limit,
+        verbosity=verbosity,
+    )
+    extravars: ExtraVars = {"backup_type": kind, "backup_what": what, "backup_repo": repo}
+    return replace(request, extravars=extravars)
+
+
+def restore_target(target: str) -> tuple[str, ExtraVars]:
+    """(what the target is, in words; restore.yml's variables) for --target."""
+    target = target.strip()
+    if target in ("", "latest"):
+        return "the latest archived WAL", {}
+    if target.startswith("before:"):
+        release = target.removeprefix("before:").strip()
+        if not release:
+            raise ProjectError("--target before:RELEASE needs the release")
+        return f"just before release {release}'s migrations", {"restore_before_release": release}
+    if _TIME.match(target):
+        return f"the time {target}", {"restore_time": target}
+    if _NAME.match(target):
+        return f"the restore point {target}", {"restore_name": target}
+    raise ProjectError(
+        f"--target {target!r}: latest, a time (2026-11-23 10:00:00+00), a restore point name,"
+        " or before:RELEASE"
+    )
+
+
+def restore_request(
+    project_dir: Path,
+    environment: str,
+    target: str = "latest",
+    in_place: bool = False,
+    backup_set: str = "",
+    repo: int = 1,
+    stanza: str = "main",
+    verbosity: int = 0,
+) -> tuple[RunRequest, str]:
+    """The request and, for an in-place restore, what the confirmation must say."""
+    words, extravars = restore_target(target)
+    if backup_set:
+        extravars["restore_set"] = backup_set
+    if repo < 1:
+        raise ProjectError(f"--repo {repo}: repositories are numbered from 1")
+    extravars["restore_repo"] = repo
+    if in_place:
+        extravars["restore_confirm"] = stanza
+        label = f"restore {environment} in place to {words}"
+        request = playbook_request(project_dir, environment, "restore", label, verbosity=verbosity)
+        confirm = (
+            f"This replaces the {environment} database (stanza {stanza}) with its state at {words}:"
+            " the load balancer goes into maintenance, the application stops, everything written"
+            " after the target is lost (a full backup of the restored state follows)."
+        )
+        return replace(request, extravars=extravars), confirm
+    label = f"restore {environment} to {words} into the scratch instance"
+    request = playbook_request(
+        project_dir, environment, "restore-scratch", label, verbosity=verbosity
+    )
+    return replace(request, extravars=extravars), ""
+
+
+def drill_request(project_dir: Path, environment: str, verbosity: int = 0) -> RunRequest:
+    return playbook_request(
+        project_dir, environment, "drill", f"restore drill of {environment}", verbosity=verbosity
+    )
+
+
+def failover_request(
+    project_dir: Path,
+    environment: str,
+    to: str = "",
+    force: bool = False,
+    verbosity: int = 0,
+) -> tuple[RunRequest, str]:
+    """The request and what the confirmation must say."""
+    extravars: ExtraVars = {}
+    if to:
+        extravars["postgresql_failover_to"] = to
+    if force:
+        extravars["postgresql_failover_force"] = True
+    request = playbook_request(
+        project_dir,
+        environment,
+        "failover",
+        f"failover of {environment}'s PostgreSQL",
+        verbosity=verbosity,
+    )
+    confirm = (
+        f"This promotes {to or 'the replica'} to primary in {environment} and fences the current"
+        " primary (stopped and masked until rejoin.yml rebuilds it)"
+        + (", even if the replica is behind or not streaming (--force)" if force else "")
+        + "."
+    )
+    return (replace(request, extravars=extravars) if extravars else request), confirm

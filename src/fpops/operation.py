@@ -1,0 +1,134 @@
+"""A command run as ops expect it: confirmed when destructive, under the environment's lock
+when it changes things, and written to the audit log however it ends."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from fpops import audit, lock
+from fpops.exitcodes import ExitCode
+from fpops.provision import run_playbook_result
+from fpops.runner import RunRequest, new_run_id
+from fpops.view import OutputMode
+
+RESULTS = {
+    ExitCode.OK: "ok",
+    ExitCode.FAILED: "failed",
+    ExitCode.UNREACHABLE: "unreachable",
+    ExitCode.REFUSED: "refused",
+    ExitCode.BAD_INPUT: "bad input",
+    ExitCode.INTERRUPTED: "interrupted",
+}
+
+Ask = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A playbook run and how carefully to run it."""
+
+    request: RunRequest
+    argv: Sequence[str] = ()
+    mutating: bool = True  # takes the environment's lock
+    release: str = ""  # the release it is about, for the audit log
+    confirm: str = ""  # what will happen, asked before running unless --yes
+    extra_notes: list[str] = field(default_factory=list)
+
+
+def ask_on_terminal(question: str) -> bool:
+    """Ask on the terminal; anything but y/yes is a no."""
+    try:
+        answer = input(f"{question}\nProceed? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def perform(
+    op: Operation,
+    mode: OutputMode,
+    console: Console,
+    yes: bool = False,
+    ask: Ask | None = None,
+) -> ExitCode:
+    """Confirm, lock, run, unlock, audit; the exit code."""
+    request = op.request
+    environment = request.environment or "unknown"
+    entry = audit.AuditEntry(
+        run_id=new_run_id(),
+        environment=environment,
+        command=request.label,
+        argv=audit.redact(op.argv),
+        started=audit.now_iso(),
+        release=op.release,
+    )
+    errors = Console(stderr=True)
+    refusal = _confirmation_refusal(op, yes, ask)
+    if refusal:
+        errors.print(
+            f"fpops: {refusal}", style="red", markup=False, highlight=False, soft_wrap=True
+        )
+        return _audited(request.project_dir, entry, ExitCode.REFUSED, refusal)
+    holder: lock.Holder | None = None
+    if op.mutating:
+        try:
+            holder, taken_over = lock.acquire(request.project_dir, environment, request.label)
+        except lock.LockHeld as held:
+            message = f"{held}; `fpops lock status {environment}` shows it"
+            errors.print(
+                f"fpops: {message}", style="red", markup=False, highlight=False, soft_wrap=True
+            )
+            return _audited(request.project_dir, entry, ExitCode.REFUSED, message)
+        if taken_over:
+            errors.print(
+                f"fpops: {taken_over}",
+                style="yellow",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            entry.detail = taken_over
+    started = time.monotonic()
+    code = ExitCode.FAILED
+    try:
+        result = run_playbook_result(request, mode, console)
+        code = result.exit_code
+        entry.run_id = result.run_id
+        failures = [f"{f.host}: {f.msg}" for f in result.state.failures][:3]
+        entry.detail = "; ".join(filter(None, [entry.detail, *failures]))
+    finally:
+        if holder is not None:
+            lock.release(request.project_dir, holder)
+        entry.duration_s = round(time.monotonic() - started, 1)
+        _audited(request.project_dir, entry, code)
+    return code
+
+
+def _confirmation_refusal(op: Operation, yes: bool, ask: Ask | None) -> str:
+    """Why the run may not start ("" when it may)."""
+    if not op.confirm or yes:
+        return ""
+    if ask is None:
+        if not sys.stdin.isatty():
+            return f"{op.request.label} needs confirmation: no terminal to ask, pass --yes"
+        ask = ask_on_terminal
+    if not ask(op.confirm):
+        return f"{op.request.label}: confirmation declined, nothing done"
+    return ""
+
+
+def _audited(
+    project_dir: Path, entry: audit.AuditEntry, code: ExitCode, detail: str = ""
+) -> ExitCode:
+    entry.exit_code = int(code)
+    entry.result = RESULTS.get(code, str(int(code)))
+    if detail:
+        entry.detail = detail
+    audit.append(project_dir, entry)
+    return code

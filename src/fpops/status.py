@@ -1,0 +1,148 @@
+"""`fpops status ENV`: playbooks/status.yml read in one pass, shown as tables (or JSON)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from fpops.exitcodes import ExitCode
+from fpops.progress import RunState
+from fpops.provision import playbook_request
+from fpops.runner import execute
+
+TASK = "FPOPS STATUS"
+_METRIC = re.compile(r"^fpops_backup_last_success_timestamp_seconds\{([^}]*)\}\s+([0-9.e+]+)")
+
+
+def collect(project_dir: Path, environment: str) -> tuple[dict[str, Any], ExitCode]:
+    """The status document the playbook printed, and the run's exit code."""
+    request = playbook_request(project_dir, environment, "status", f"status of {environment}")
+    found: dict[str, Any] = {}
+
+    def on_event(event: dict[str, Any] | None, state: RunState, elapsed: float) -> None:
+        if not event or event.get("event") != "runner_on_ok":
+            return
+        data = event.get("event_data", {})
+        if data.get("task") == TASK:
+            msg = data.get("res", {}).get("msg", "{}")
+            found.update(msg if isinstance(msg, dict) else json.loads(msg))
+
+    result = execute(request, on_event)
+    if not found:
+        return {}, result.exit_code if result.exit_code != ExitCode.OK else ExitCode.FAILED
+    # The playbook ignores unreachable hosts to report on the others; the exit code does not.
+    if any(not state.get("reachable") for state in found.get("hosts", {}).values()):
+        return found, ExitCode.UNREACHABLE
+    return found, result.exit_code
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 5400:
+        return f"{int(seconds // 60)} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def backups(document: dict[str, Any]) -> dict[str, float]:
+    """Type (with its repository when not the first) -> newest last-success time."""
+    newest: dict[str, float] = {}
+    for state in document.get("hosts", {}).values():
+        for line in state.get("backups", []) or []:
+            match = _METRIC.match(line)
+            if not match:
+                continue
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            kind = labels.get("type", "?")
+            if labels.get("repo", "1") not in ("1", "all"):
+                kind += f" (repo {labels['repo']})"
+            newest[kind] = max(newest.get(kind, 0.0), float(match.group(2)))
+    return newest
+
+
+def render(document: dict[str, Any], environment: str, console: Console) -> None:
+    hosts: dict[str, dict[str, Any]] = document.get("hosts", {})
+    now = float(document.get("now", 0))
+    table = Table(title=f"{environment}: hosts")
+    for column in ("host", "groups", "reachable"):
+        table.add_column(column)
+    for name, state in sorted(hosts.items()):
+        reach = "yes" if state.get("reachable") else "[red]NO[/red]"
+        table.add_row(name, ", ".join(state.get("groups", [])), reach)
+    console.print(table)
+
+    apps = [(n, s) for n, s in sorted(hosts.items()) if s.get("release")]
+    if apps:
+        table = Table(title="application")
+        for column in ("host", "release", "live slot", "health"):
+            table.add_column(column)
+        for name, state in apps:
+            release = state["release"]
+            health = state.get("health")
+            shown = {200: "ok (200)", 503: "[red]unhealthy (503)[/red]"}.get(
+                int(health) if isinstance(health, int) else 0, "no answer"
+            )
+            table.add_row(name, release.get("current", ""), release.get("live_slot", ""), shown)
+        console.print(table)
+
+    dbs = [(n, s) for n, s in sorted(hosts.items()) if s.get("postgresql")]
+    if dbs:
+        table = Table(title="PostgreSQL")
+        for column in ("host", "role", "replication lag"):
+            table.add_column(column)
+        for name, state in dbs:
+            role, _, lag = str(state["postgresql"]).partition(" ")
+            table.add_row(name, role, f"{lag} s" if role == "replica" else "")
+        console.print(table)
+
+    caches = [(n, s) for n, s in sorted(hosts.items()) if s.get("redis")]
+    if caches:
+        table = Table(title="Redis")
+        table.add_column("host")
+        table.add_column("role")
+        for name, state in caches:
+            table.add_row(name, str(state["redis"]))
+        console.print(table)
+
+    newest = backups(document)
+    if newest:
+        table = Table(title="backups (last success)")
+        for column in ("type", "age"):
+            table.add_column(column)
+        for kind, when in sorted(newest.items()):
+            table.add_row(kind, _age(now - when))
+        console.print(table)
+
+    certificates = [
+        (name, line.split())
+        for name, state in sorted(hosts.items())
+        for line in state.get("certificates", []) or []
+    ]
+    if certificates:
+        table = Table(title="certificates")
+        for column in ("host", "certificate", "days left"):
+            table.add_column(column)
+        for name, (cert, end) in certificates:
+            days = int((float(end) - now) // 86400)
+            table.add_row(name, cert, str(days) if days >= 14 else f"[red]{days}[/red]")
+        console.print(table)
+
+
+def run(project_dir: Path, environment: str, as_json: bool, console: Console) -> ExitCode:
+    document, code = collect(project_dir, environment)
+    if as_json:
+        console.print(
+            json.dumps(document, sort_keys=True), markup=False, highlight=False, soft_wrap=True
+        )
+    elif document:
+        render(document, environment, console)
+    else:
+        console.print(f"{environment}: the status run printed nothing (exit {int(code)})")
+    return code

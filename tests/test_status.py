@@ -1,0 +1,93 @@
+"""`fpops status`: the real playbooks/status.yml run on localhost (reachable, in no service
+group) and an unreachable host, and the tables built from what a full environment reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from fpops import cli, status
+from fpops.exitcodes import ExitCode
+from fpops.project import PROJECT_DIR_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    (tmp_path / "playbooks").mkdir()
+    shutil.copy(ROOT / "playbooks" / "status.yml", tmp_path / "playbooks" / "status.yml")
+    (tmp_path / "roles" / "app" / "files").mkdir(parents=True)
+    shutil.copy(
+        ROOT / "roles" / "app" / "files" / "release-state.py", tmp_path / "roles" / "app" / "files"
+    )
+    inventory = tmp_path / "inventories" / "production"
+    inventory.mkdir(parents=True)
+    (inventory / "hosts.ini").write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}"
+        " ansible_become=false\n"
+        "nowhere ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh"
+        " ansible_ssh_timeout=3 ansible_ssh_common_args='-o ConnectTimeout=3'\n"
+    )
+    monkeypatch.setenv(PROJECT_DIR_ENV, str(tmp_path))
+    return tmp_path
+
+
+def test_status_json_names_reachable_and_unreachable_hosts(project, capsys):
+    code = cli.main(["status", "production", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.UNREACHABLE
+    assert document["hosts"]["localhost"]["reachable"] is True
+    assert document["hosts"]["nowhere"]["reachable"] is False
+    assert document["now"] > 1_700_000_000
+
+
+LAST = "fpops_backup_last_success_timestamp_seconds"
+SAMPLE = {
+    "now": 1_800_000_000,
+    "hosts": {
+        "app1": {
+            "reachable": True,
+            "groups": ["app"],
+            "health": 200,
+            "release": {"current": "2.0.0-20261124T0100", "live_slot": "green"},
+        },
+        "db1": {
+            "reachable": True,
+            "groups": ["db_primary"],
+            "postgresql": "primary 0",
+            "backups": [
+                f'{LAST}{{stanza="main",type="full",repo="1"}} 1799990000',
+                f'{LAST}{{stanza="main",type="incr"}} 1799999000',
+                f'{LAST}{{stanza="main",type="full",repo="2"}} 1799900000',
+            ],
+        },
+        "db2": {"reachable": True, "groups": ["db_replica"], "postgresql": "replica 3"},
+        "cache1": {"reachable": True, "groups": ["cache"], "redis": "master"},
+        "lb": {"reachable": True, "groups": ["lb"], "certificates": ["api 1805184000"]},
+        "mon1": {"reachable": False, "groups": ["monitoring"]},
+    },
+}
+
+
+def test_tables_show_release_roles_lag_backup_ages_and_certificate_days():
+    console = Console(record=True, width=160)
+    status.render(SAMPLE, "production", console)
+    text = console.export_text()
+    assert "2.0.0-20261124T0100" in text and "green" in text and "ok (200)" in text
+    assert "replica" in text and "3 s" in text
+    assert "master" in text
+    assert status.backups(SAMPLE) == {
+        "full": 1799990000.0,
+        "full (repo 2)": 1799900000.0,
+        "incr": 1799999000.0,
+    }
+    assert "2.8 h" in text and "16 min" in text  # full: 10,000 s ago; incr: 1,000 s ago
+    assert "60" in text  # days left on the certificate
+    assert "NO" in text  # mon1 unreachable
