@@ -261,25 +261,30 @@ def test_audit_redacts_secret_looking_arguments():
 PLANTED = "PlantedSecret-7f3a9c2e41"
 
 
-def test_a_vault_secret_never_reaches_output_artifacts_or_the_audit_log(project, capsys):
-    """A known secret in the environment's vault, used by a no_log task and by a failing one."""
-    password = project / ".fpops" / "production" / "vault-password"
-    password.parent.mkdir(parents=True)
-    password.write_text("test-vault-password\n")
+def encrypted_vault(project: Path, text: str, password_file: Path) -> None:
+    """The production inventory's group_vars/all/vault.yml holding `text`, vault-encrypted."""
     vault = project / "inventories" / "production" / "group_vars" / "all" / "vault.yml"
     vault.parent.mkdir(parents=True)
-    vault.write_text(f"vault_api_token: {PLANTED}\n")
+    vault.write_text(text)
     subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-vault"),
             "encrypt",
             "--vault-password-file",
-            str(password),
+            str(password_file),
             str(vault),
         ],
         check=True,
         capture_output=True,
     )
+
+
+def test_a_vault_secret_never_reaches_output_artifacts_or_the_audit_log(project, capsys):
+    """A known secret in the environment's vault, used by a no_log task and by a failing one."""
+    password = project / ".fpops" / "production" / "vault-password"
+    password.parent.mkdir(parents=True)
+    password.write_text("test-vault-password\n")
+    encrypted_vault(project, f"vault_api_token: {PLANTED}\n", password)
     (project / "playbooks" / "site.yml").write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
         "    - name: use the secret\n"
@@ -309,20 +314,7 @@ def test_vault_password_from_the_environment_never_lands_in_a_file(project, monk
     password = "env-only-vault-password-93b1"
     plain = project / "vault-password.tmp"
     plain.write_text(password + "\n")
-    vault = project / "inventories" / "production" / "group_vars" / "all" / "vault.yml"
-    vault.parent.mkdir(parents=True)
-    vault.write_text("vault_answer: forty-two-secret\n")
-    subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-vault"),
-            "encrypt",
-            "--vault-password-file",
-            str(plain),
-            str(vault),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    encrypted_vault(project, "vault_answer: forty-two-secret\n", plain)
     plain.unlink()
     shutil.copytree(ROOT / "scripts", project / "scripts", dirs_exist_ok=True)
     ran = playbook(project, "site", "vault_answer == 'forty-two-secret'")

@@ -23,6 +23,15 @@ def sql(db, statement: str) -> str:
     return db.check_output(f"sudo -u postgres psql -XAtq -d footballprediction -c '{quoted}'")
 
 
+def scratch_sql(repo, statement: str) -> str:
+    """One statement in the scratch instance (restore-scratch.yml) on the repository host."""
+    quoted = statement.replace("'", "'\\''")
+    return repo.check_output(
+        "sudo -u pgbackrest psql -XAtq -h /run/fpops-drill -p 5499 -U postgres"
+        f" -d footballprediction -c '{quoted}'"
+    )
+
+
 def info(repo, number: int = 1) -> dict:
     """`pgbackrest info` of the stanza in repository NUMBER (2: S3), as the repository account."""
     out = repo.check_output(

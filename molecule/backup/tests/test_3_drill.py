@@ -3,7 +3,7 @@ tables compared with the primary's; success with an RTO figure, failure on a cor
 
 from __future__ import annotations
 
-from conftest import STANZA, info, playbook, sql
+from conftest import STANZA, info, playbook, scratch_sql, sql
 
 METRICS = f"/var/lib/prometheus/node-exporter/fpops_restore_drill_{STANZA}.prom"
 
@@ -55,11 +55,9 @@ def test_scratch_restore_leaves_an_instance_to_inspect_and_the_primary_alone(pri
     out = playbook("restore-scratch.yml")
     assert out.returncode == 0, out.stdout[-3000:]
     assert "scratch instance of the latest archived WAL ready in" in out.stdout
-    rows = repo.check_output(
-        "sudo -u pgbackrest psql -XAtq -h /run/fpops-drill -p 5499 -U postgres"
-        " -d footballprediction -c 'SELECT count(*) FROM pitr'"
+    assert scratch_sql(repo, "SELECT count(*) FROM pitr") == sql(
+        primary, "SELECT count(*) FROM pitr"
     )
-    assert rows == sql(primary, "SELECT count(*) FROM pitr")
     assert sql(primary, "SELECT pg_postmaster_start_time()") == before
     out = playbook("restore-scratch.yml", "-e", "restore_scratch_remove=true")
     assert out.returncode == 0 and "scratch instance removed" in out.stdout, out.stdout[-2000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import STANZA, info, playbook, sql
+from conftest import STANZA, info, playbook, scratch_sql, sql
 
 BUCKET = "https://172.30.6.1:9900/fpops-offsite"
 
@@ -43,11 +43,9 @@ def test_on_demand_backup_into_s3_restores(primary, repo):
     out = playbook("restore-scratch.yml", "-e", "restore_repo=2")
     assert out.returncode == 0, out.stdout[-3000:]
     assert "in repository 2" in out.stdout
-    rows = repo.check_output(
-        "sudo -u pgbackrest psql -XAtq -h /run/fpops-drill -p 5499 -U postgres"
-        " -d footballprediction -c 'SELECT count(*) FROM pitr'"
+    assert scratch_sql(repo, "SELECT count(*) FROM pitr") == sql(
+        primary, "SELECT count(*) FROM pitr"
     )
-    assert rows == sql(primary, "SELECT count(*) FROM pitr")
     playbook("restore-scratch.yml", "-e", "restore_scratch_remove=true")
 
 
