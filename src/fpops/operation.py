@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -38,7 +38,6 @@ class Operation:
     mutating: bool = True  # takes the environment's lock
     release: str = ""  # the release it is about, for the audit log
     confirm: str = ""  # what will happen, asked before running unless --yes
-    extra_notes: list[str] = field(default_factory=list)
 
 
 def ask_on_terminal(question: str) -> bool:
