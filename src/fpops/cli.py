@@ -65,14 +65,14 @@ def build_parser() -> Parser:
         f" (default: ${secrets.PASSWORD_FILE_ENV}, else .fpops/ENV/vault-password)",
     )
 
-    provision = commands.add_parser("provision", help="run playbooks/site.yml on an environment")
-    provision.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    provision = env_command(commands, "provision", help="run playbooks/site.yml on an environment")
     add_run_options(provision)
 
-    deploy = commands.add_parser(
-        "deploy", help="zero-downtime deploy of a release to the app hosts (playbooks/deploy.yml)"
+    deploy = env_command(
+        commands,
+        "deploy",
+        help="zero-downtime deploy of a release to the app hosts (playbooks/deploy.yml)",
     )
-    deploy.add_argument("environment", metavar="ENV", help="a directory under inventories/")
     deploy.add_argument("version", metavar="VERSION", help="the release to deploy")
     deploy.add_argument("--serial", type=int, metavar="N", help="app hosts switched per batch")
     deploy.add_argument(
@@ -80,10 +80,9 @@ def build_parser() -> Parser:
     )
     add_run_options(deploy)
 
-    rollback = commands.add_parser(
-        "rollback", help="back to the previous good release (playbooks/rollback.yml)"
+    rollback = env_command(
+        commands, "rollback", help="back to the previous good release (playbooks/rollback.yml)"
     )
-    rollback.add_argument("environment", metavar="ENV", help="a directory under inventories/")
     rollback.add_argument("--to", metavar="VERSION", help="this release instead of the previous")
     rollback.add_argument(
         "--downgrade-migrations",
@@ -98,18 +97,17 @@ def build_parser() -> Parser:
 
 def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     """backup, restore, drill, failover."""
-    backup = commands.add_parser("backup", help="an on-demand backup (playbooks/backup.yml)")
-    backup.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    backup = env_command(commands, "backup", help="an on-demand backup (playbooks/backup.yml)")
     backup.add_argument("--type", dest="kind", default="incr", choices=data_ops.BACKUP_TYPES)
     backup.add_argument("--what", default="all", choices=data_ops.BACKUP_WHAT)
     backup.add_argument("--repo", type=int, default=1, help="pgBackRest repository (2: S3)")
     add_run_options(backup)
 
-    restore = commands.add_parser(
+    restore = env_command(
+        commands,
         "restore",
         help="restore PostgreSQL: into the scratch instance, or --in-place (playbooks/restore.yml)",
     )
-    restore.add_argument("environment", metavar="ENV", help="a directory under inventories/")
     restore.add_argument(
         "--target",
         default="latest",
@@ -123,14 +121,12 @@ def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     restore.add_argument("--stanza", default="main", help="the pgBackRest stanza (confirmation)")
     add_run_options(restore)
 
-    drill = commands.add_parser("drill", help="restore drill (playbooks/drill.yml)")
-    drill.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    drill = env_command(commands, "drill", help="restore drill (playbooks/drill.yml)")
     add_run_options(drill)
 
-    failover = commands.add_parser(
-        "failover", help="promote the PostgreSQL replica, fence the primary (asks first)"
+    failover = env_command(
+        commands, "failover", help="promote the PostgreSQL replica, fence the primary (asks first)"
     )
-    failover.add_argument("environment", metavar="ENV", help="a directory under inventories/")
     failover.add_argument("--to", default="", metavar="HOST", help="the replica to promote")
     failover.add_argument(
         "--force", action="store_true", help="even if the replica lags or does not stream"
@@ -143,17 +139,25 @@ def add_admin_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     locks = commands.add_parser("lock", help="the environment lock")
     lock_commands = locks.add_subparsers(dest="action", required=True, metavar="ACTION")
     for action, text in (("status", "who holds it"), ("release", "remove a stale lock")):
-        sub = lock_commands.add_parser(action, help=text)
-        sub.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+        sub = env_command(lock_commands, action, help=text)
         if action == "release":
             sub.add_argument("--force", action="store_true", help="even a live holder's lock")
-    state = commands.add_parser("status", help="hosts, releases, databases, backups, certificates")
-    state.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    state = env_command(
+        commands, "status", help="hosts, releases, databases, backups, certificates"
+    )
     state.add_argument("--json", action="store_true", help="the status as one JSON object")
-    log = commands.add_parser("audit", help="the environment's recent commands")
-    log.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    log = env_command(commands, "audit", help="the environment's recent commands")
     log.add_argument("--last", type=int, default=20, metavar="N", help="how many (default 20)")
     log.add_argument("--json", action="store_true", help="JSON lines")
+
+
+def env_command(
+    commands: argparse._SubParsersAction[Parser], name: str, help: str
+) -> argparse.ArgumentParser:
+    """A subcommand whose first argument is the environment."""
+    command = commands.add_parser(name, help=help)
+    command.add_argument("environment", metavar="ENV", help="a directory under inventories/")
+    return command
 
 
 def add_run_options(command: argparse.ArgumentParser) -> None:

@@ -8,15 +8,13 @@ from pathlib import Path
 
 from fpops.project import ProjectError
 from fpops.provision import playbook_request
-from fpops.runner import RunRequest
+from fpops.runner import ExtraVars, RunRequest
 
 BACKUP_TYPES = ("full", "diff", "incr")
 BACKUP_WHAT = ("all", "postgresql", "redis")
 # What restore.yml accepts as a time: date, time, optional fraction and zone.
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}(:?\d{2})?|Z)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
-
-ExtraVars = dict[str, str | int | bool]
 
 
 def backup_request(

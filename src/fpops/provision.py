@@ -12,7 +12,7 @@ from rich.console import Console
 
 from fpops.exitcodes import ExitCode
 from fpops.project import ProjectError, inventory_dir
-from fpops.runner import RunRequest, RunResult, execute
+from fpops.runner import ExtraVars, RunRequest, RunResult, execute
 from fpops.view import OutputMode, make_view
 
 
@@ -73,7 +73,7 @@ def deploy_request(
     """The RunRequest for `fpops deploy ENV VERSION`, or ProjectError for bad input."""
     if not version.strip():
         raise ProjectError("deploy needs the release version to deploy")
-    extravars: dict[str, str | int | bool] = {"app_version": version}
+    extravars: ExtraVars = {"app_version": version}
     if serial is not None:
         if serial < 1:
             raise ProjectError(f"--serial must be at least 1, not {serial}")
@@ -105,7 +105,7 @@ def rollback_request(
     request = playbook_request(
         project_dir, environment, "rollback", label, limit, verbosity=verbosity
     )
-    extravars: dict[str, str | int | bool] = {}
+    extravars: ExtraVars = {}
     if target:
         extravars["app_rollback_to"] = target
     if downgrade_migrations:

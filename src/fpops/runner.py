@@ -26,6 +26,10 @@ KEEP_ARTIFACTS = 20
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+# Variables passed with -e.
+ExtraVars = dict[str, str | int | bool]
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """One ansible-playbook invocation."""
@@ -39,7 +43,7 @@ class RunRequest:
     verbosity: int = 0
     label: str = "playbook"
     environment: str | None = None  # the inventories/ENV name: picks the vault password file
-    extravars: dict[str, str | int | bool] = field(default_factory=dict)
+    extravars: ExtraVars = field(default_factory=dict)
 
 
 @dataclass
