@@ -7,13 +7,16 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 export ANSIBLE_FORCE_COLOR := 1
 
-SCENARIOS ?= foundation data web deploy backup
+SCENARIOS ?= foundation data web deploy backup observability
 # The sample app release `make demo` deploys (examples/prediction-api: 1.0.0, 2.0.0; 3.0.0 is broken).
 DEMO_VERSION ?= 2.0.0
 # `make test` runs the container suites in three parallel lanes (scripts/run-lanes): the suites
 # mostly wait (health gates, failover, renewals, scans, load runs), so on 2 cores three lanes of
 # similar length take about as long as the longest (foundation+data+backup, deploy, web+e2e).
-LANES ?= "foundation data backup" "deploy" "web e2e"
+LANES ?= "foundation data backup" "deploy observability" "web e2e"
+
+# Python programs the roles install, without a .py suffix (ruff finds only *.py by itself).
+PY_SCRIPTS := roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk
 
 .PHONY: demo test bootstrap image lint pytest lanes molecule e2e sandbox-down bench
 
@@ -37,8 +40,8 @@ lint:
 	yamllint -s .
 	ansible-lint --profile production -q
 	ansible-playbook --syntax-check -i inventories/sandbox playbooks/*.yml
-	ruff check src tests benchmarks roles molecule examples
-	ruff format --check src tests benchmarks roles molecule examples
+	ruff check src tests benchmarks roles molecule examples $(PY_SCRIPTS)
+	ruff format --check src tests benchmarks roles molecule examples $(PY_SCRIPTS)
 	mypy
 	cd examples/prediction-api && mypy
 

@@ -13,6 +13,7 @@ import fnmatch
 import importlib
 import importlib.util
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -255,6 +256,7 @@ def test_metrics_expose_requests_by_route_template_and_prediction_counters(deps,
     assert 'fp_http_request_duration_seconds_bucket{le="0.005",method="GET",path="/health"}' in text
     assert 'fp_predictions_served_total{source="cache"}' in text
     assert 'fp_predictions_failed_total{stage="compute"}' in text
+    assert re.search(r'^fp_build_info\{[^}]*version="[0-9.]+"[^}]*\} 1\.0$', text, re.M)
 
 
 def test_schema_check_accepts_newer_schemas_only(deps):

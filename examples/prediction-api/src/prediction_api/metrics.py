@@ -14,11 +14,14 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from prediction_api.release import VERSION, release_id
 
 REQUESTS = Counter("fp_http_requests_total", "HTTP requests answered", ["method", "path", "status"])
 LATENCY = Histogram(
@@ -33,6 +36,12 @@ PREDICTIONS_SERVED = Counter(
 PREDICTIONS_FAILED = Counter(
     "fp_predictions_failed_total", "Predictions that could not be computed or served", ["stage"]
 )
+
+# Which build answers (always 1): dashboards mark a deploy where a new release appears.
+BUILD_INFO = Gauge(
+    "fp_build_info", "The running build", ["version", "release"], multiprocess_mode="max"
+)
+BUILD_INFO.labels(VERSION, release_id()).set(1)
 
 # Every label value exists from the start (at 0), so rate() and alerts see the series at once.
 for _source in ("cache", "database"):
