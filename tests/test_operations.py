@@ -13,26 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FPOPS, start_fpops
 
 from fpops import audit, cli, lock
 from fpops.exitcodes import ExitCode
 from fpops.project import PROJECT_DIR_ENV
 
-FPOPS = str(Path(sys.executable).parent / "fpops")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
-    inventory = tmp_path / "inventories" / "production"
-    inventory.mkdir(parents=True)
-    (inventory / "hosts.ini").write_text(
-        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
-    )
-    (tmp_path / "playbooks").mkdir()
-    monkeypatch.setenv(PROJECT_DIR_ENV, str(tmp_path))
-    return tmp_path
 
 
 def playbook(project: Path, name: str, that: str, marker: bool = True) -> Path:
@@ -177,13 +164,7 @@ SLOW = (
 def slow_deploy(project: Path, seconds: int) -> subprocess.Popen[str]:
     """`fpops deploy production 2.0.0` of a playbook that pauses, once it holds the lock."""
     (project / "playbooks" / "deploy.yml").write_text(SLOW.format(seconds))
-    run = subprocess.Popen(
-        [FPOPS, "deploy", "production", "2.0.0", "--quiet"],
-        env={**os.environ, PROJECT_DIR_ENV: str(project)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_fpops(project, "deploy", "production", "2.0.0", "--quiet")
     deadline = time.monotonic() + 20
     while lock.holder(project, "production") is None and time.monotonic() < deadline:
         time.sleep(0.1)

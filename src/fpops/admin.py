@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fpops import audit, lock
+from fpops import audit, hostlock, lock
 from fpops.exitcodes import ExitCode
 from fpops.project import inventory_dir
 
@@ -25,31 +25,104 @@ def run(args: argparse.Namespace, project_dir: Path, console: Console) -> ExitCo
 
 
 def lock_status(project_dir: Path, environment: str, console: Console) -> ExitCode:
+    """Both locks: this controller's and the one on the environment's lock host."""
     holder = lock.holder(project_dir, environment)
     if holder is None:
-        console.print(f"{environment}: not locked")
-        return ExitCode.OK
-    stale = holder.stale_reason()
-    state = f"stale ({stale})" if stale else "held"
-    console.print(f"{environment}: {state} - {holder.describe()}", markup=False, highlight=False)
+        line = f"{environment} on this controller: not locked"
+    else:
+        stale = holder.stale_reason()
+        state = f"stale ({stale})" if stale else "held"
+        line = f"{environment} on this controller: {state} - {holder.describe()}"
+    console.print(line, markup=False, highlight=False)
+    shown, code = hostlock.show(project_dir, environment)
+    if not shown:
+        console.print(
+            f"{environment} on its lock host: unknown, could not read it (exit {int(code)})",
+            markup=False,
+            highlight=False,
+        )
+        return code if code != ExitCode.OK else ExitCode.FAILED
+    where = f"{environment} on {shown.get('host', '?')}"
+    if shown.get("state") == "free":
+        console.print(f"{where}: not locked", markup=False, highlight=False)
+    else:
+        state = f"stale ({shown['stale']})" if shown.get("stale") else "held"
+        console.print(
+            f"{where}: {state} - {hostlock.describe(shown)}", markup=False, highlight=False
+        )
     return ExitCode.OK
 
 
 def lock_release(project_dir: Path, environment: str, force: bool, console: Console) -> ExitCode:
+    """Remove a stale lock (or, with --force, a live one): this controller's, then the host's."""
+    codes = [
+        _release_controller_lock(project_dir, environment, force, console),
+        _release_host_lock(project_dir, environment, force, console),
+    ]
+    return max(codes, key=int)
+
+
+def _release_controller_lock(
+    project_dir: Path, environment: str, force: bool, console: Console
+) -> ExitCode:
     holder = lock.holder(project_dir, environment)
     if holder is None:
-        console.print(f"{environment}: not locked, nothing to release")
+        console.print(f"{environment} on this controller: not locked, nothing to release")
         return ExitCode.OK
     stale = holder.stale_reason()
     if stale is None and not force:
         console.print(
-            f"{environment}: the lock is live ({holder.describe()}); --force removes it anyway",
+            f"{environment} on this controller: the lock is live ({holder.describe()}); "
+            "--force removes it anyway",
             markup=False,
             highlight=False,
         )
         return ExitCode.REFUSED
     lock.force_release(project_dir, environment)
     why = stale or "forced while live"
+    detail = f"removed the lock of {holder.describe()}: {why}"
+    _audit_release(project_dir, environment, force, detail)
+    console.print(
+        f"{environment} on this controller: lock of {holder.describe()} removed ({why})",
+        markup=False,
+    )
+    return ExitCode.OK
+
+
+def _release_host_lock(
+    project_dir: Path, environment: str, force: bool, console: Console
+) -> ExitCode:
+    shown, code = hostlock.show(project_dir, environment)
+    if not shown:
+        console.print(
+            f"{environment} on its lock host: the lock could not be read (exit {int(code)})",
+            markup=False,
+        )
+        return code if code != ExitCode.OK else ExitCode.FAILED
+    where = f"{environment} on {shown.get('host', '?')}"
+    if shown.get("state") == "free":
+        console.print(f"{where}: not locked, nothing to release", markup=False)
+        return ExitCode.OK
+    stale = shown.get("stale") or None
+    if stale is None and not force:
+        console.print(
+            f"{where}: the lock is live ({hostlock.describe(shown)}); --force removes it anyway",
+            markup=False,
+            highlight=False,
+        )
+        return ExitCode.REFUSED
+    code = hostlock.force_release(project_dir, environment)
+    if code != ExitCode.OK:
+        console.print(f"{where}: the lock could not be removed (exit {int(code)})", markup=False)
+        return code
+    why = stale or "forced while live"
+    detail = f"removed the lock on {shown.get('host')} of {hostlock.describe(shown)}: {why}"
+    _audit_release(project_dir, environment, force, detail)
+    console.print(f"{where}: lock of {hostlock.describe(shown)} removed ({why})", markup=False)
+    return ExitCode.OK
+
+
+def _audit_release(project_dir: Path, environment: str, force: bool, detail: str) -> None:
     audit.append(
         project_dir,
         audit.AuditEntry(
@@ -61,11 +134,9 @@ def lock_release(project_dir: Path, environment: str, force: bool, console: Cons
             result="ok",
             exit_code=0,
             duration_s=0.0,
-            detail=f"removed the lock of {holder.describe()}: {why}",
+            detail=detail,
         ),
     )
-    console.print(f"{environment}: lock of {holder.describe()} removed ({why})", markup=False)
-    return ExitCode.OK
 
 
 def show_audit(

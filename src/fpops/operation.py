@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
 
-from fpops import audit, lock
+from fpops import audit, hostlock, lock
 from fpops.exitcodes import ExitCode
 from fpops.provision import run_playbook_result
 from fpops.runner import RunRequest, new_run_id
@@ -75,7 +75,9 @@ def perform(
         )
         return _audited(request.project_dir, entry, ExitCode.REFUSED, refusal)
     holder: lock.Holder | None = None
+    stale_holder = ""
     if op.mutating:
+        previous = lock.holder(request.project_dir, environment)
         try:
             holder, taken_over = lock.acquire(request.project_dir, environment, request.label)
         except lock.LockHeld as held:
@@ -93,20 +95,49 @@ def perform(
                 soft_wrap=True,
             )
             entry.detail = taken_over
+            if previous is not None:
+                # That dead process may also have left the lock on the target host.
+                stale_holder = f"{previous.machine}:{previous.pid}"
+    locks_host = hostlock.takes_lock(request)
+    if locks_host:
+        extravars = hostlock.lock_vars(entry.run_id, request.label, stale_holder)
+        request = replace(request, extravars={**request.extravars, **extravars})
     started = time.monotonic()
     code = ExitCode.FAILED
     try:
-        result = run_playbook_result(request, mode, console)
+        result = run_playbook_result(request, mode, console, run_id=entry.run_id)
         code = result.exit_code
-        entry.run_id = result.run_id
+        for notice in result.state.notices:
+            errors.print(
+                f"fpops: {notice}", style="yellow", markup=False, highlight=False, soft_wrap=True
+            )
         failures = [f"{f.host}: {f.msg}" for f in result.state.failures][:3]
-        entry.detail = "; ".join(filter(None, [entry.detail, *failures]))
+        entry.detail = "; ".join(filter(None, [entry.detail, *result.state.notices, *failures]))
+        lock_refusal = hostlock.refusal(result)
+        if lock_refusal:
+            code = ExitCode.REFUSED
+            entry.detail = lock_refusal
     finally:
+        if locks_host and code not in (ExitCode.OK, ExitCode.REFUSED):
+            # The run may have stopped between taking the host lock and its last play.
+            _give_back_host_lock(request.project_dir, environment, entry.run_id, errors)
         if holder is not None:
             lock.release(request.project_dir, holder)
         entry.duration_s = round(time.monotonic() - started, 1)
         _audited(request.project_dir, entry, code)
     return code
+
+
+def _give_back_host_lock(project_dir: Path, environment: str, run_id: str, errors: Console) -> None:
+    if not hostlock.release_run(project_dir, environment, run_id):
+        errors.print(
+            "fpops: could not give back the lock on the target host; "
+            f"`fpops lock status {environment}` shows it",
+            style="yellow",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _confirmation_refusal(op: Operation, yes: bool, ask: Ask | None) -> str:

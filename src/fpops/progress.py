@@ -50,6 +50,9 @@ class Failure:
     unreachable: bool = False
 
 
+NOTICE_PREFIX = "Notice: "
+
+
 @dataclass
 class RunState:
     """What a run has done so far; `apply` each event in order."""
@@ -58,6 +61,8 @@ class RunState:
     task: str = ""
     hosts: dict[str, HostCounts] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    # Messages of tasks named "Notice: ..." (things the operator must hear about a good run).
+    notices: list[str] = field(default_factory=list)
     finished: bool = False  # playbook_on_stats was seen
 
     def counts(self, host: str) -> HostCounts:
@@ -77,6 +82,8 @@ class RunState:
             counts.ok += 1
             if _result(data).get("changed"):
                 counts.changed += 1
+            if _task(data).startswith(NOTICE_PREFIX) and _result(data).get("msg"):
+                self.notices.append(str(_result(data)["msg"]))
         elif name == "runner_on_failed" and host:
             self._failed(host, data)
         elif name == "runner_on_unreachable" and host:

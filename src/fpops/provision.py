@@ -33,13 +33,14 @@ def run_playbook_result(
     console: Console | None = None,
     out: TextIO | None = None,
     cancel: threading.Event | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run one playbook with the chosen output; return how it ended."""
     console = console or Console()
     view = make_view(mode, request.label, console, out or sys.stdout)
     view.start()
     try:
-        result = execute(request, view.update, cancel=cancel)
+        result = execute(request, view.update, cancel=cancel, run_id=run_id)
     except BaseException:
         view.abort()
         raise

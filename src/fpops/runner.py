@@ -142,6 +142,7 @@ def execute(
     on_event: EventCallback,
     cancel: threading.Event | None = None,
     tick: float = 0.25,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run the playbook; events are applied to a RunState in the calling thread.
 
@@ -158,7 +159,7 @@ def execute(
         events.put(redact.in_place(event, secrets))
         return True  # False would drop the event from the artifacts
 
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     kwargs = runner_kwargs(request, run_id)
     Path(kwargs["private_data_dir"]).mkdir(parents=True, exist_ok=True, mode=0o700)
     state = RunState()
@@ -239,3 +240,19 @@ def _scrub_command_env(artifact_dir: Path) -> None:
             if k.startswith("ANSIBLE_") and not k.startswith("ANSIBLE_VAULT")
         }
         command.write_text(json.dumps(data), encoding="utf-8")
+
+
+def execute_reading(request: RunRequest, task: str) -> tuple[RunResult, dict[str, Any]]:
+    """Run the playbook quietly; also return the message (a mapping, or JSON text of one) that
+    the task named TASK printed ({} when it printed none)."""
+    found: dict[str, Any] = {}
+
+    def on_event(event: dict[str, Any] | None, state: RunState, elapsed: float) -> None:
+        if not event or event.get("event") != "runner_on_ok":
+            return
+        data = event.get("event_data", {})
+        if data.get("task") == task:
+            msg = data.get("res", {}).get("msg", "{}")
+            found.update(msg if isinstance(msg, dict) else json.loads(msg))
+
+    return execute(request, on_event), found

@@ -46,6 +46,7 @@ REQUIRED_SECRETS = (
     "vault_pki_ca_passphrase",
     "vault_pgbackrest_cipher_pass",
     "vault_pgbackrest_s3_cipher_pass",
+    "vault_grafana_admin_password",
 )
 
 # Secrets a role reads only when a feature is on, given by the operator (a provider's keys):

@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from fpops.exitcodes import ExitCode
-from fpops.progress import RunState
 from fpops.provision import playbook_request
-from fpops.runner import execute
+from fpops.runner import execute_reading
 
 TASK = "FPOPS STATUS"
 _METRIC = re.compile(r"^fpops_backup_last_success_timestamp_seconds\{([^}]*)\}\s+([0-9.e+]+)")
@@ -22,17 +21,7 @@ _METRIC = re.compile(r"^fpops_backup_last_success_timestamp_seconds\{([^}]*)\}\s
 def collect(project_dir: Path, environment: str) -> tuple[dict[str, Any], ExitCode]:
     """The status document the playbook printed, and the run's exit code."""
     request = playbook_request(project_dir, environment, "status", f"status of {environment}")
-    found: dict[str, Any] = {}
-
-    def on_event(event: dict[str, Any] | None, state: RunState, elapsed: float) -> None:
-        if not event or event.get("event") != "runner_on_ok":
-            return
-        data = event.get("event_data", {})
-        if data.get("task") == TASK:
-            msg = data.get("res", {}).get("msg", "{}")
-            found.update(msg if isinstance(msg, dict) else json.loads(msg))
-
-    result = execute(request, on_event)
+    result, found = execute_reading(request, TASK)
     if not found:
         return {}, result.exit_code if result.exit_code != ExitCode.OK else ExitCode.FAILED
     # The playbook ignores unreachable hosts to report on the others; the exit code does not.
