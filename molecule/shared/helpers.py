@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -105,3 +107,43 @@ def inventory_groups() -> dict[str, list[str]]:
     for name, node in inventory.items():
         walk(name, node)
     return groups
+
+
+def network_report(container: str) -> str:
+    """What the runner and `container` see of their network, for a failure message when an
+    address stops answering: the container's addresses, listeners and ruleset, the runner's
+    route and neighbour entry, and Docker's view of the container's endpoints."""
+    inside = ["docker", "exec", container]
+    probes = {
+        "docker networks": ["docker", "inspect", "-f", "{{json .NetworkSettings}}", container],
+        "container ip addr": [*inside, "ip", "-br", "addr"],
+        "container listeners": [*inside, "ss", "-ltn"],
+        "container ruleset": [*inside, "nft", "list", "ruleset"],
+        "container failed units": [*inside, "systemctl", "--failed", "--no-legend"],
+        "runner ip addr": ["ip", "-br", "addr"],
+        "runner neighbours": ["ip", "neigh"],
+    }  # fmt: skip
+    lines = []
+    for title, argv in probes.items():
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+            output = (done.stdout + done.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired) as error:
+            output = f"({error})"
+        lines.append(f"--- {title}\n{output[-3000:]}")
+    return "\n".join(lines)
+
+
+def wait_for_port(address: str, port: int, timeout: float = 60) -> str | None:
+    """None once a TCP connection to address:port succeeds within `timeout` seconds, else the
+    last connection error."""
+    deadline = time.monotonic() + timeout
+    error = ""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=5):
+                return None
+        except OSError as exc:
+            error = repr(exc)
+            time.sleep(2)
+    return error

@@ -17,10 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host
 from helpers import (
     ephemeral_dir,
+    network_report,
     project_dir,
     recap,
     run_playbook,
     scenario_dir,
+    wait_for_port,
 )
 
 __all__ = [
@@ -64,6 +66,17 @@ def acme(groups, host):
 @pytest.fixture(scope="session")
 def lb_address(groups) -> str:
     return ADDRESSES[groups["lb"][0]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lb_answers_the_runner(groups, lb_address):
+    """Every test here reaches the lb from the runner (HTTPS, and SSH for the re-converges):
+    when it does not answer, one message says so with what the network looks like."""
+    for port in (443, 22):
+        error = wait_for_port(lb_address, port)
+        if error:
+            report = network_report(groups["lb"][0])
+            pytest.fail(f"{lb_address}:{port} does not answer the runner: {error}\n{report}")
 
 
 @pytest.fixture(scope="session")
