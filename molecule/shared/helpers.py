@@ -90,6 +90,11 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     }
 
 
+def run_project_playbook(name: str, *extra: str) -> subprocess.CompletedProcess:
+    """Run one of the project's playbooks (playbooks/NAME) against the scenario's hosts."""
+    return run_playbook(project_dir() / "playbooks" / name, *extra)
+
+
 def inventory_groups() -> dict[str, list[str]]:
     """Inventory group -> host names, read from the inventory Molecule generated."""
     inventory = yaml.safe_load(
@@ -111,8 +116,8 @@ def inventory_groups() -> dict[str, list[str]]:
 
 def network_report(container: str) -> str:
     """What the runner and `container` see of their network, for a failure message when an
-    address stops answering: the container's addresses, listeners and ruleset, the runner's
-    route and neighbour entry, and Docker's view of the container's endpoints."""
+    address stops answering: Docker's view of the container's endpoints, the container's
+    addresses, listeners, ruleset and failed units, the runner's addresses and neighbours."""
     inside = ["docker", "exec", container]
     probes = {
         "docker networks": ["docker", "inspect", "-f", "{{json .NetworkSettings}}", container],

@@ -11,8 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host, vault
 from helpers import project_dir, recap, run_playbook
+from helpers import run_project_playbook as playbook
 
-__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault"]
+__all__ = ["groups", "host", "playbook", "project_dir", "recap", "run_playbook", "vault"]
 
 STANZA = "main"
 
@@ -38,10 +39,6 @@ def info(repo, number: int = 1) -> dict:
         f"sudo -u pgbackrest pgbackrest --stanza={STANZA} --repo={number} --output=json info"
     )
     return json.loads(out)[0]
-
-
-def playbook(name: str, *extra: str):
-    return run_playbook(project_dir() / "playbooks" / name, *extra)
 
 
 @pytest.fixture(scope="session")

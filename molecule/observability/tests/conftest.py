@@ -17,8 +17,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host, vault
 from helpers import ephemeral_dir, project_dir, recap, run_playbook
+from helpers import run_project_playbook as playbook
 
-__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault"]
+__all__ = ["groups", "host", "playbook", "project_dir", "recap", "run_playbook", "vault"]
 
 PROMETHEUS = "http://172.30.7.41:9090"
 ALERTMANAGER = "http://172.30.7.41:9093"
@@ -51,10 +52,6 @@ def notifications() -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def playbook(name: str, *extra: str):
-    return run_playbook(project_dir() / "playbooks" / name, *extra)
 
 
 @pytest.fixture(scope="session")
