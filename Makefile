@@ -16,7 +16,7 @@ DEMO_VERSION ?= 2.0.0
 LANES ?= "foundation data backup" "deploy observability" "web e2e"
 
 # Python programs the roles install, without a .py suffix (ruff finds only *.py by itself).
-PY_SCRIPTS := roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk
+PY_SCRIPTS := roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk scripts/lane-report
 
 .PHONY: demo test bootstrap image lint pytest lanes molecule e2e sandbox-down bench
 
