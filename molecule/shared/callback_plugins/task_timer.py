@@ -1,6 +1,6 @@
 """Record how long each task of a playbook run took, for the test harness's profile.
 
-Appends one JSON line per task (start time, seconds, play, task, the playbook's file) to the file
+Appends one JSON line per task (start time, seconds, task, playbook file, check mode) to the file
 named by $FPOPS_TASK_TIMES; does nothing when that variable is not set, so a scenario run by hand
 is unaffected. scripts/lane-report reads the lines and names the slowest tasks of a `make test`.
 A task's time is the wall time from its start to the next task's (or the run's end), over all
@@ -35,7 +35,6 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self._path = os.environ.get("FPOPS_TASK_TIMES", "")
         self._playbook = ""
-        self._play = ""
         self._current: tuple[float, str] | None = None
         self._check = False
 
@@ -49,9 +48,8 @@ class CallbackModule(CallbackBase):
             "start": round(started, 3),
             "seconds": round(time.time() - started, 3),
             "playbook": self._playbook,
-            "play": self._play,
             "task": task,
-            "check": bool(self._check),
+            "check": self._check,
         }
         with open(self._path, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
@@ -62,7 +60,6 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play) -> None:
         self._close()
-        self._play = play.get_name().strip()
 
     def _start(self, task) -> None:
         self._close()
