@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import testinfra
 import yaml
-from helpers import ephemeral_dir, inventory_groups, scenario_dir
+from helpers import ephemeral_dir, inventory_groups, vault_password_client
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def vault() -> dict[str, str]:
             "ansible-vault",
             "view",
             "--vault-password-file",
-            str(scenario_dir() / "vault-password"),
+            str(vault_password_client()),
             str(ephemeral_dir() / "vault.yml"),
         ],
         capture_output=True,

@@ -24,6 +24,11 @@ def scenario_dir() -> Path:
     return Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 
 
+def vault_password_client() -> Path:
+    """The vault password client every scenario shares (its password is per scenario)."""
+    return project_dir() / "molecule" / "shared" / "vault-password"
+
+
 def ssh(
     address: str, user: str, *options: str, command: str = "true"
 ) -> subprocess.CompletedProcess:
@@ -58,9 +63,7 @@ def run_playbook(
     env["ANSIBLE_ROLES_PATH"] = str(project_dir() / "roles")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
-    vault_client = scenario_dir() / "vault-password"
-    if vault_client.exists():
-        env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_client)
+    env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_client())
     inventory = inventory or ephemeral_dir() / "inventory"
     args = ["ansible-playbook", "-i", str(inventory), str(playbook), *extra]
     # Errors go to stderr and the recap to stdout: the tests read both as one.
