@@ -7,7 +7,6 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PY_COLORS := 1
 export ANSIBLE_FORCE_COLOR := 1
 
-SCENARIOS ?= foundation data web deploy backup observability
 # The sample app release `make demo` deploys (examples/prediction-api: 1.0.0, 2.0.0; 3.0.0 is broken).
 DEMO_VERSION ?= 2.0.0
 # `make test` runs the container suites JOBS at a time from one queue (scripts/run-lanes): a
@@ -16,6 +15,8 @@ DEMO_VERSION ?= 2.0.0
 # measured best: the suites partly wait (health gates, failover, renewals, scans, load runs).
 SUITES ?= deploy observability e2e data web backup foundation
 JOBS ?= 3
+# `make molecule` runs the Molecule scenarios of that list one after another.
+SCENARIOS ?= $(filter-out e2e,$(SUITES))
 
 # Python programs the roles install, without a .py suffix (ruff finds only *.py by itself).
 PY_SCRIPTS := roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk scripts/lane-report
