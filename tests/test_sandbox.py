@@ -68,7 +68,6 @@ def test_inventory_yaml():
     all_vars = data["all"]["vars"]
     assert all_vars == {
         "ansible_user": "ops",
-        "ansible_become": True,
         "ansible_ssh_private_key_file": "/p/.fpops/sandbox/id_ed25519",
         "ansible_ssh_common_args": "-o UserKnownHostsFile=/p/.fpops/sandbox/known_hosts"
         " -o StrictHostKeyChecking=accept-new",
@@ -80,6 +79,7 @@ def test_inventory_yaml():
     assert list(children) == [
         "lb", "app", "db_primary", "db_replica", "cache", "monitoring", "backup",
     ]  # fmt: skip
+    assert all(child["vars"] == {"ansible_become": True} for child in children.values())
     assert children["app"]["hosts"] == {
         "app1": {"ansible_host": "172.29.0.11"},
         "app2": {"ansible_host": "172.29.0.12"},

@@ -87,12 +87,14 @@ def inventory(
     children: dict[str, Any] = {}
     for group, members in groups().items():
         hosts = {h.name: {"ansible_host": str(host_ip(network, h))} for h in members}
-        children[group] = {"hosts": hosts}
+        # Become is set on the host groups, not on `all`: the controller (implicit localhost)
+        # inherits `all`'s vars, and its delegated tasks must not try sudo there (Mitogen
+        # honours the variable over a task's `become: false`).
+        children[group] = {"hosts": hosts, "vars": {"ansible_become": True}}
     return {
         "all": {
             "vars": {
                 "ansible_user": SSH_USER,
-                "ansible_become": True,
                 "ansible_ssh_private_key_file": str(key_file),
                 "ansible_ssh_common_args": ssh_common_args(known_hosts),
                 "fpops_sandbox_gateway": str(gateway(network)),
