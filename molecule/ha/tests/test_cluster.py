@@ -1,0 +1,129 @@
+"""The converged cluster: an elected leader, two replicas (one synchronous), the endpoint on the
+app host that sends writes to the leader and reads to replicas, and what refuses strangers."""
+
+import uuid
+
+import pytest
+from conftest import (
+    ADDRESSES,
+    CA,
+    MEMBERS,
+    direct_dsn,
+    endpoint_dsn,
+    healthy,
+    leader,
+    members,
+    psql,
+    wait_for,
+)
+
+
+@pytest.fixture(scope="module")
+def client(host, groups):
+    return host(groups["app"][0])
+
+
+def test_one_leader_and_two_replicas_one_of_them_synchronous(host):
+    assert wait_for(lambda: healthy(host), 60), members(host)
+    roles = sorted(m["Role"] for m in members(host))
+    assert roles == ["Leader", "Replica", "Sync Standby"]
+
+
+def test_postgresql_runs_under_patroni_only(host):
+    for name in MEMBERS:
+        node = host(name)
+        assert node.service("patroni@15-main").is_running
+        assert node.service("patroni@15-main").is_enabled
+        # Debian's own cluster unit has no cluster to run.
+        assert not node.file("/etc/postgresql/15/main").exists
+        config = node.file("/etc/patroni/15-main.yml")
+        assert (config.user, config.mode) == ("postgres", 0o600)
+
+
+@pytest.fixture(scope="module")
+def table(client, vault):
+    """A table the migrator makes through the endpoint (app_rw writes it: default privileges)."""
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    created = psql(client, endpoint_dsn(vault, "migrator"), f"CREATE TABLE {name} (note text)")
+    assert created.rc == 0, created.stderr
+    return name
+
+
+def test_writes_through_the_endpoint_land_on_the_leader_and_are_read_on_both_replicas(
+    host, client, vault, table
+):
+    written = psql(
+        client,
+        endpoint_dsn(vault, "app_rw"),
+        f"INSERT INTO {table} VALUES ('via-endpoint') RETURNING host(inet_server_addr())",
+    )
+    assert written.rc == 0, written.stderr
+    assert written.stdout.split()[0] == ADDRESSES[leader(host)]
+    for name in MEMBERS:
+        if name == leader(host):
+            continue
+        seen = wait_for(
+            lambda name=name: (
+                psql(
+                    client,
+                    direct_dsn(vault, ADDRESSES[name], "app_ro"),
+                    f"SELECT note FROM {table}",
+                ).stdout.strip()
+                == "via-endpoint"
+            ),
+            20,
+        )
+        assert seen, f"{name} never showed the row written through the endpoint"
+
+
+def test_the_read_only_database_reaches_a_replica(host, client, vault):
+    out = psql(
+        client,
+        endpoint_dsn(vault, "app_ro", "footballprediction_ro"),
+        "SELECT host(inet_server_addr()), pg_is_in_recovery()",
+    )
+    assert out.rc == 0, out.stderr
+    address, in_recovery = out.stdout.strip().split("|")
+    assert in_recovery == "t"
+    assert address != ADDRESSES[leader(host)]
+
+
+def test_a_replica_refuses_writes(host, client, vault, table):
+    replica = next(name for name in MEMBERS if name != leader(host))
+    out = psql(
+        client,
+        direct_dsn(vault, ADDRESSES[replica], "app_rw"),
+        f"INSERT INTO {table} VALUES ('on-a-replica')",
+    )
+    assert out.rc != 0
+    assert "read-only transaction" in out.stderr
+
+
+def test_the_pool_keeps_no_password_and_logs_in_by_certificate(host, client):
+    assert client.file("/etc/pgbouncer/userlist.txt").content_string.strip() == '"postgres" ""'
+    log = host(leader(host)).run(
+        "grep -h 'identity=\"CN=pgbouncer_auth\" method=cert' "
+        "/var/log/postgresql/postgresql-15-main.log"
+    )
+    assert log.rc == 0
+
+
+def test_etcd_refuses_a_client_without_a_certificate(client):
+    out = client.run(
+        f"curl -sS --max-time 5 --cacert {CA} https://{ADDRESSES['ha-db1']}:2379/health"
+    )
+    assert out.rc != 0, out.stdout
+
+
+def test_patroni_refuses_changes_without_its_password(client):
+    out = client.run(
+        f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 --cacert {CA} "
+        f"-X PATCH -d '{{\"ttl\": 99}}' https://{ADDRESSES['ha-db1']}:8008/config"
+    )
+    assert out.stdout.strip() == "401"
+
+
+def test_the_app_hosts_point_at_the_local_pool(client):
+    env = client.file("/etc/fpops/postgresql.env").content_string
+    assert "PGHOST=127.0.0.1\n" in env
+    assert "PGPORT=6432\n" in env
