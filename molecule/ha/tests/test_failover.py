@@ -1,0 +1,154 @@
+"""Patroni fails over by itself: the leader killed under write load through the endpoint, and the
+leader cut off the network. No operator acts; the old leader comes back as a replica."""
+
+import time
+import uuid
+
+import pytest
+from conftest import (
+    MEMBERS,
+    SERVICE,
+    endpoint_dsn,
+    healthy,
+    leader,
+    members,
+    project_dir,
+    psql,
+    recap,
+    run_playbook,
+    wait_for,
+)
+
+# One connection per INSERT through the endpoint, as a web request would; a line per commit the
+# server acknowledged: "<n> <epoch seconds>".
+WRITER = """#!/bin/bash
+# writer.sh SECONDS DSN TABLE
+end=$((SECONDS + $1)); n=0
+while [ $SECONDS -lt $end ]; do
+    n=$((n + 1))
+    if timeout 5 psql "$2 connect_timeout=2" -v ON_ERROR_STOP=1 -qAtc \\
+        "INSERT INTO $3 VALUES ($n)" >/dev/null 2>&1; then
+        echo "$n $(date +%s.%N)"
+    else
+        sleep 0.1
+    fi
+done
+"""
+
+
+@pytest.fixture(scope="module")
+def client(host, groups):
+    node = host(groups["app"][0])
+    node.run(f"cat > /tmp/writer.sh <<'EOF'\n{WRITER}EOF\nchmod +x /tmp/writer.sh")
+    return node
+
+
+def new_table(client, vault) -> str:
+    name = f"w_{uuid.uuid4().hex[:8]}"
+    created = psql(client, endpoint_dsn(vault, "migrator"), f"CREATE TABLE {name} (n int)")
+    assert created.rc == 0, created.stderr
+    return name
+
+
+def wait_rejoined(host, old: str) -> None:
+    """The old leader is back as a streaming replica, with no one's help but Patroni's."""
+    rejoined = wait_for(
+        lambda: healthy(host) and any(m["Member"] == old for m in members(host)), 120, 2
+    )
+    assert rejoined, members(host)
+
+
+def test_killing_the_leader_under_load_loses_no_acknowledged_write(host, client, vault):
+    assert wait_for(lambda: healthy(host), 60), members(host)
+    old = leader(host)
+    table = new_table(client, vault)
+    dsn = endpoint_dsn(vault, "app_rw")
+    client.run(f"nohup /tmp/writer.sh 45 '{dsn}' {table} > /tmp/acked.txt 2>/dev/null &")
+    time.sleep(8)
+    killed_at = time.time()
+    # SIGKILL to every process of the unit: Patroni and PostgreSQL die at once.
+    kill = host(old).run(f"systemctl kill --kill-whom=all --signal=KILL {SERVICE}")
+    assert kill.rc == 0
+    new = wait_for(lambda: (name := leader(host)) and name != old and name, 60)
+    assert new, members(host)
+    time.sleep(45 - 8 + 5 - (time.time() - killed_at))
+    acked = [line.split() for line in client.file("/tmp/acked.txt").content_string.splitlines()]
+    acked_ids = {int(n) for n, _ in acked}
+    present = psql(client, dsn, f"SELECT n FROM {table}")
+    assert present.rc == 0, present.stderr
+    present_ids = {int(n) for n in present.stdout.split()}
+    lost = acked_ids - present_ids
+    after = [float(t) for _, t in acked if float(t) > killed_at]
+    assert after, "no write was accepted through the endpoint after the leader died"
+    gap = after[0] - killed_at
+    print(f"kill -9 of {old}: {new} leads; first write {gap:.1f} s after the kill; ")
+    print(f"acknowledged {len(acked_ids)}, lost {len(lost)}")
+    assert lost == set(), sorted(lost)[:20]
+    assert gap < 60
+
+    # Patroni's unit does not restart itself (Debian: Restart=no): an operator, or a reboot, starts
+    # it; it then rejoins as a replica (pg_rewind) without being told anything.
+    assert host(old).run(f"systemctl reset-failed {SERVICE}; systemctl start {SERVICE}").rc == 0
+    wait_rejoined(host, old)
+    roles = {m["Member"]: m["Role"] for m in members(host)}
+    assert roles[old] in ("Replica", "Sync Standby")
+
+
+# Everything but loopback dropped, both ways, ahead of the host's own firewall table.
+PARTITION = " && ".join(
+    [
+        "nft add table inet fpops_partition",
+        "nft add chain inet fpops_partition in "
+        "'{ type filter hook input priority -300; policy drop; }'",
+        "nft add chain inet fpops_partition out "
+        "'{ type filter hook output priority -300; policy drop; }'",
+        "nft add rule inet fpops_partition in iif lo accept",
+        "nft add rule inet fpops_partition out oif lo accept",
+    ]
+)
+
+
+def acknowledged_by(host, name: str, table: str, n: int) -> bool:
+    """Whether `name` commits a write through its own local port within 3 s."""
+    sql = f"INSERT INTO {table} VALUES ({n})"
+    out = host(name).run(
+        f'timeout 3 runuser -u postgres -- psql -d footballprediction -qAtc "{sql}"'
+    )
+    return out.rc == 0
+
+
+def test_a_partitioned_leader_demotes_itself_and_never_two_accept_writes(host, client, vault):
+    assert wait_for(lambda: healthy(host), 60), members(host)
+    old = leader(host)
+    table = new_table(client, vault)
+    others = [name for name in MEMBERS if name != old]
+    assert host(old).run(PARTITION).rc == 0
+    try:
+        samples = []
+        deadline = time.monotonic() + 50
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            writers = [name for name in MEMBERS if acknowledged_by(host, name, table, n)]
+            samples.append(writers)
+            assert len(writers) <= 1, f"two members accepted writes at once: {samples}"
+            time.sleep(1)
+        new = leader(host, others[0]) or leader(host, others[1])
+        assert new in others, samples
+        assert samples[-1] == [new], samples
+        demoted = host(old).run(
+            "runuser -u postgres -- psql -d postgres -Atc 'SELECT pg_is_in_recovery()'"
+        )
+        assert demoted.stdout.strip() == "t", "the cut-off leader still runs as a primary"
+        print(f"partition of {old}: {new} leads; writers per second: {samples}")
+    finally:
+        host(old).run("nft delete table inet fpops_partition")
+    wait_rejoined(host, old)
+
+
+def test_site_after_the_failovers_changes_nothing(host):
+    out = run_playbook(project_dir() / "playbooks" / "site.yml")
+    assert out.returncode == 0, out.stdout[-3000:]
+    changed = {name: c["changed"] for name, c in recap(out.stdout).items() if c["changed"]}
+    assert changed == {}, out.stdout[-3000:]
+    assert healthy(host), members(host)
