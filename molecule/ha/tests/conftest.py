@@ -77,13 +77,16 @@ def wait_for(predicate, timeout: float, interval: float = 1.0):
 
 
 def healthy(host, expected: int = 3) -> bool:
-    """One leader and every other member running as a replica with no lag."""
+    """One leader, a synchronous standby, every other member a replica with no lag, and all on the
+    leader's timeline (a replica left on an older one has diverged and streams nothing)."""
     state = members(host)
     replicas = [m for m in state if m["Role"] in ("Replica", "Sync Standby")]
     return (
         len(state) == expected
         and sum(m["Role"] == "Leader" for m in state) == 1
+        and sum(m["Role"] == "Sync Standby" for m in state) == 1
         and len(replicas) == expected - 1
         and all(m["State"] in ("running", "streaming") for m in state)
         and all(m.get("Lag in MB", 0) in (0, "") for m in replicas)
+        and len({m.get("TL") for m in state}) == 1
     )
