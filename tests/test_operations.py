@@ -120,7 +120,7 @@ def test_failover_asks_and_passes_force(project, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: questions.append(prompt) or "yes")
     assert cli.main(["failover", "production", "--to", "db2", "--force", "--quiet"]) == ExitCode.OK
     assert ran.exists()
-    assert "promotes db2" in questions[0] and "--force" in questions[0]
+    assert "makes db2 the primary" in questions[0] and "--force" in questions[0]
 
 
 def test_a_live_lock_refuses_with_exit_3_naming_the_holder(project, capsys):

@@ -91,3 +91,41 @@ def test_tables_show_release_roles_lag_backup_ages_and_certificate_days():
     assert "2.8 h" in text and "16 min" in text  # full: 10,000 s ago; incr: 1,000 s ago
     assert "60" in text  # days left on the certificate
     assert "NO" in text  # mon1 unreachable
+
+
+def _db(name: str, role: str, lag: object, etcd: dict) -> dict:
+    patroni = [
+        {"name": "db1", "role": "leader", "state": "running", "timeline": 7},
+        {"name": "db2", "role": "sync_standby", "state": "running", "timeline": 7, "lag": 0},
+        {"name": "db3", "role": "replica", "state": "running", "timeline": 7, "lag": lag},
+    ]
+    return {"reachable": True, "groups": ["db"], "patroni": patroni, "etcd": etcd}
+
+
+def test_patroni_members_and_etcd_quorum_are_shown():
+    hosts = {
+        "db1": _db("db1", "leader", 3145728, {"ok": True, "leader": True, "term": 4}),
+        "db2": _db("db2", "sync_standby", 3145728, {"ok": True, "leader": False, "term": 4}),
+        "db3": {"reachable": False, "groups": ["db"], "etcd": {"ok": False}},
+    }
+    console = Console(record=True, width=160)
+    status.render({"now": 0, "hosts": hosts}, "production", console)
+    text = console.export_text()
+    assert "sync_standby" in text and "3.0 MB" in text and "7" in text
+    assert "2 of 3 answering" in text
+    assert status.etcd_quorum(hosts) == (2, 3)
+    assert "no quorum" not in text and "no leader" not in text
+
+
+def test_a_lost_etcd_quorum_and_a_missing_leader_are_called_out():
+    lonely = _db("db1", "leader", 0, {"ok": True, "leader": False, "term": 9})
+    lonely["patroni"] = [m for m in lonely["patroni"] if m["role"] != "leader"]
+    hosts = {
+        "db1": lonely,
+        "db2": {"reachable": True, "groups": ["db"], "etcd": {"ok": False}},
+        "db3": {"reachable": True, "groups": ["db"], "etcd": {"ok": False}},
+    }
+    console = Console(record=True, width=160)
+    status.render({"now": 0, "hosts": hosts}, "production", console)
+    text = console.export_text()
+    assert "no quorum" in text and "no leader" in text

@@ -125,7 +125,9 @@ def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     add_run_options(drill)
 
     failover = env_command(
-        commands, "failover", help="promote the PostgreSQL replica, fence the primary (asks first)"
+        commands,
+        "failover",
+        help="move PostgreSQL's primary: Patroni switchover, or promote + fence (asks first)",
     )
     failover.add_argument("--to", default="", metavar="HOST", help="the replica to promote")
     failover.add_argument(

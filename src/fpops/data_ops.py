@@ -125,8 +125,9 @@ def failover_request(
         verbosity=verbosity,
     )
     confirm = (
-        f"This promotes {to or 'the replica'} to primary in {environment} and fences the current"
-        " primary (stopped and masked until rejoin.yml rebuilds it)"
+        f"This makes {to or 'the replica'} the primary in {environment}: with Patroni (group db) a"
+        " planned switchover, the old leader following as a replica; in streaming mode a promotion"
+        " that fences the current primary (stopped and masked until rejoin.yml rebuilds it)"
         + (", even if the replica is behind or not streaming (--force)" if force else "")
         + "."
     )

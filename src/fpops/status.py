@@ -91,6 +91,8 @@ def render(document: dict[str, Any], environment: str, console: Console) -> None
             table.add_row(name, role, f"{lag} s" if role == "replica" else "")
         console.print(table)
 
+    _render_patroni(hosts, console)
+
     caches = [(n, s) for n, s in sorted(hosts.items()) if s.get("redis")]
     if caches:
         table = Table(title="Redis")
@@ -122,6 +124,63 @@ def render(document: dict[str, Any], environment: str, console: Console) -> None
             days = int((float(end) - now) // 86400)
             table.add_row(name, cert, str(days) if days >= 14 else f"[red]{days}[/red]")
         console.print(table)
+
+
+def patroni_members(hosts: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Patroni's members as the first database host that answered reports them."""
+    return next(
+        (state["patroni"] for _, state in sorted(hosts.items()) if state.get("patroni")), []
+    )
+
+
+def etcd_quorum(hosts: dict[str, dict[str, Any]]) -> tuple[int, int]:
+    """(members answering, members asked) of the etcd cluster."""
+    asked = [state["etcd"] for state in hosts.values() if state.get("etcd")]
+    return sum(bool(member.get("ok")) for member in asked), len(asked)
+
+
+def _render_patroni(hosts: dict[str, dict[str, Any]], console: Console) -> None:
+    members = patroni_members(hosts)
+    db_hosts = [name for name, state in hosts.items() if "db" in state.get("groups", [])]
+    if db_hosts and not members:
+        console.print("[red]Patroni: no member answered on its REST API[/red]")
+    if members:
+        table = Table(title="Patroni")
+        for column in ("member", "role", "state", "timeline", "lag"):
+            table.add_column(column)
+        for member in sorted(members, key=lambda m: str(m.get("name"))):
+            role = str(member.get("role", ""))
+            lag = member.get("lag", "")
+            shown_lag = f"{int(lag) / 1048576:.1f} MB" if isinstance(lag, int) else str(lag)
+            table.add_row(
+                str(member.get("name", "")),
+                role,
+                str(member.get("state", "")),
+                str(member.get("timeline", "")),
+                "" if role == "leader" else shown_lag,
+            )
+        console.print(table)
+        if not any(m.get("role") == "leader" for m in members):
+            console.print("[red]Patroni: no leader[/red]")
+    answering, asked = etcd_quorum(hosts)
+    if asked:
+        table = Table(title=f"etcd: {answering} of {asked} answering")
+        for column in ("host", "answers", "raft leader", "term"):
+            table.add_column(column)
+        for name, state in sorted(hosts.items()):
+            member = state.get("etcd") or {}
+            if not member:
+                continue
+            ok = bool(member.get("ok"))
+            table.add_row(
+                name,
+                "yes" if ok else "[red]NO[/red]",
+                ("yes" if member.get("leader") else "") if ok else "",
+                str(member.get("term", "")) if ok else "",
+            )
+        console.print(table)
+        if answering <= asked // 2:
+            console.print("[red]etcd: no quorum (Patroni cannot keep or elect a leader)[/red]")
 
 
 def run(project_dir: Path, environment: str, as_json: bool, console: Console) -> ExitCode:

@@ -1,6 +1,7 @@
 """Patroni fails over by itself: the leader killed under write load through the endpoint, and the
 leader cut off the network. No operator acts; the old leader comes back as a replica."""
 
+import itertools
 import time
 import uuid
 
@@ -97,7 +98,7 @@ def test_killing_the_leader_under_load_loses_no_acknowledged_write(host, client,
     # flight may still be acknowledged just after the signal).
     times = sorted(float(t) for _, t in acked if float(t) > killed_at - 2)
     assert times and times[-1] > killed_at + 5, "no write accepted through the endpoint after"
-    gap = max(b - a for a, b in zip(times, times[1:]))
+    gap = max(b - a for a, b in itertools.pairwise(times))
     print(f"kill -9 of {old}: {new} leads; write gap {gap:.1f} s; ")
     print(f"acknowledged {len(acked_ids)}, lost {len(lost)}")
     assert lost == set(), sorted(lost)[:20]
@@ -158,6 +159,47 @@ def test_a_partitioned_leader_demotes_itself_and_never_two_accept_writes(host, c
         print(f"partition of {old}: {new} leads; writers per second: {samples}")
     finally:
         host(old).run("nft delete table inet fpops_partition")
+    wait_rejoined(host, old)
+
+
+def acknowledged_and_lost(client, dsn: str, table: str) -> tuple[list[float], set[int]]:
+    """The writer's acknowledgement times, and the acknowledged rows the table does not have."""
+    acked = [
+        line.split() for line in client.file(f"/tmp/{table}.acked").content_string.splitlines()
+    ]
+    present = psql(client, dsn, f"SELECT n FROM {table}")
+    assert present.rc == 0, present.stderr
+    lost = {int(n) for n, _ in acked} - {int(n) for n in present.stdout.split()}
+    return sorted(float(t) for _, t in acked), lost
+
+
+def test_fpops_failover_is_a_switchover_that_loses_nothing(host, client, vault):
+    assert wait_for(lambda: healthy(host), 90), members(host)
+    old = leader(host)
+    sync = next(m["Member"] for m in members(host) if m["Role"] == "Sync Standby")
+    failover = project_dir() / "playbooks" / "failover.yml"
+    refused = run_playbook(failover, "-e", f"postgresql_failover_to={old}")
+    assert refused.returncode != 0 and "already leads" in refused.stdout, refused.stdout[-2000:]
+    assert leader(host) == old
+
+    table = new_table(client, vault)
+    dsn = endpoint_dsn(vault, "app_rw")
+    start_writer(client, 40, dsn, table, f"/tmp/{table}.acked")
+    written_from = time.time()
+    time.sleep(5)
+    started = time.time()
+    out = run_playbook(failover, "-e", f"postgresql_failover_to={sync}")
+    took = time.time() - started
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert leader(host) == sync, members(host)
+    time.sleep(max(0.0, 40 + 3 - (time.time() - written_from)))
+    times, lost = acknowledged_and_lost(client, dsn, table)
+    around = [t for t in times if t > started - 1]
+    gap = max(b - a for a, b in itertools.pairwise(around))
+    print(f"switchover {old} -> {sync}: playbook {took:.0f} s, write gap {gap:.1f} s, ")
+    print(f"acknowledged {len(times)}, lost {len(lost)}")
+    assert lost == set(), sorted(lost)[:20]
+    assert around[-1] > started + took, "no write accepted through the endpoint after"
     wait_rejoined(host, old)
 
 
