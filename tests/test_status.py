@@ -93,7 +93,7 @@ def test_tables_show_release_roles_lag_backup_ages_and_certificate_days():
     assert "NO" in text  # mon1 unreachable
 
 
-def _db(name: str, role: str, lag: object, etcd: dict) -> dict:
+def _db(lag: object, etcd: dict) -> dict:
     patroni = [
         {"name": "db1", "role": "leader", "state": "running", "timeline": 7},
         {"name": "db2", "role": "sync_standby", "state": "running", "timeline": 7, "lag": 0},
@@ -104,8 +104,8 @@ def _db(name: str, role: str, lag: object, etcd: dict) -> dict:
 
 def test_patroni_members_and_etcd_quorum_are_shown():
     hosts = {
-        "db1": _db("db1", "leader", 3145728, {"ok": True, "leader": True, "term": 4}),
-        "db2": _db("db2", "sync_standby", 3145728, {"ok": True, "leader": False, "term": 4}),
+        "db1": _db(3145728, {"ok": True, "leader": True, "term": 4}),
+        "db2": _db(3145728, {"ok": True, "leader": False, "term": 4}),
         "db3": {"reachable": False, "groups": ["db"], "etcd": {"ok": False}},
     }
     console = Console(record=True, width=160)
@@ -118,7 +118,7 @@ def test_patroni_members_and_etcd_quorum_are_shown():
 
 
 def test_a_lost_etcd_quorum_and_a_missing_leader_are_called_out():
-    lonely = _db("db1", "leader", 0, {"ok": True, "leader": False, "term": 9})
+    lonely = _db(0, {"ok": True, "leader": False, "term": 9})
     lonely["patroni"] = [m for m in lonely["patroni"] if m["role"] != "leader"]
     hosts = {
         "db1": lonely,

@@ -72,6 +72,17 @@ def wait_rejoined(host, old: str) -> None:
     assert rejoined, members(host)
 
 
+def acknowledged_and_lost(client, dsn: str, table: str) -> tuple[list[float], set[int]]:
+    """The writer's acknowledgement times, and the acknowledged rows the table does not have."""
+    acked = [
+        line.split() for line in client.file(f"/tmp/{table}.acked").content_string.splitlines()
+    ]
+    present = psql(client, dsn, f"SELECT n FROM {table}")
+    assert present.rc == 0, present.stderr
+    lost = {int(n) for n, _ in acked} - {int(n) for n in present.stdout.split()}
+    return sorted(float(t) for _, t in acked), lost
+
+
 def test_killing_the_leader_under_load_loses_no_acknowledged_write(host, client, vault):
     assert wait_for(lambda: healthy(host), 60), members(host)
     old = leader(host)
@@ -86,21 +97,14 @@ def test_killing_the_leader_under_load_loses_no_acknowledged_write(host, client,
     new = wait_for(lambda: (name := leader(host)) and name != old and name, 60)
     assert new, members(host)
     time.sleep(max(0.0, 45 - 8 + 5 - (time.time() - killed_at)))
-    acked = [
-        line.split() for line in client.file(f"/tmp/{table}.acked").content_string.splitlines()
-    ]
-    acked_ids = {int(n) for n, _ in acked}
-    present = psql(client, dsn, f"SELECT n FROM {table}")
-    assert present.rc == 0, present.stderr
-    present_ids = {int(n) for n in present.stdout.split()}
-    lost = acked_ids - present_ids
+    acked, lost = acknowledged_and_lost(client, dsn, table)
     # The write gap: the longest pause between two acknowledgements around the kill (a commit in
     # flight may still be acknowledged just after the signal).
-    times = sorted(float(t) for _, t in acked if float(t) > killed_at - 2)
+    times = [t for t in acked if t > killed_at - 2]
     assert times and times[-1] > killed_at + 5, "no write accepted through the endpoint after"
     gap = max(b - a for a, b in itertools.pairwise(times))
     print(f"kill -9 of {old}: {new} leads; write gap {gap:.1f} s; ")
-    print(f"acknowledged {len(acked_ids)}, lost {len(lost)}")
+    print(f"acknowledged {len(acked)}, lost {len(lost)}")
     assert lost == set(), sorted(lost)[:20]
     assert gap < 60
 
@@ -160,17 +164,6 @@ def test_a_partitioned_leader_demotes_itself_and_never_two_accept_writes(host, c
     finally:
         host(old).run("nft delete table inet fpops_partition")
     wait_rejoined(host, old)
-
-
-def acknowledged_and_lost(client, dsn: str, table: str) -> tuple[list[float], set[int]]:
-    """The writer's acknowledgement times, and the acknowledged rows the table does not have."""
-    acked = [
-        line.split() for line in client.file(f"/tmp/{table}.acked").content_string.splitlines()
-    ]
-    present = psql(client, dsn, f"SELECT n FROM {table}")
-    assert present.rc == 0, present.stderr
-    lost = {int(n) for n, _ in acked} - {int(n) for n in present.stdout.split()}
-    return sorted(float(t) for _, t in acked), lost
 
 
 def test_fpops_failover_is_a_switchover_that_loses_nothing(host, client, vault):
