@@ -53,7 +53,7 @@ def last_success(node, kind: str) -> float:
 
 
 def run_timers_everywhere(host, kind: str) -> dict[str, float]:
-    """Start every member's fpops-pgbackrest@KIND service, as its timer would; what each recorded."""
+    """Start each member's fpops-pgbackrest@KIND service as its timer would; what each recorded."""
     for name in MEMBERS:
         host(name).check_output(f"systemctl start fpops-pgbackrest@{kind}.service")
     return {name: last_success(host(name), kind) for name in MEMBERS}
