@@ -13,7 +13,10 @@ from conftest import (
     healthy,
     leader,
     members,
+    project_dir,
     psql,
+    recap,
+    run_playbook,
     wait_for,
 )
 
@@ -21,6 +24,13 @@ from conftest import (
 @pytest.fixture(scope="module")
 def client(host, groups):
     return host(groups["app"][0])
+
+
+def test_check_mode_reports_no_change(host):
+    out = run_playbook(project_dir() / "playbooks" / "site.yml", "--check")
+    assert out.returncode == 0, out.stdout[-3000:]
+    changed = {name: c["changed"] for name, c in recap(out.stdout).items() if c["changed"]}
+    assert changed == {}, out.stdout[-3000:]
 
 
 def test_one_leader_and_two_replicas_one_of_them_synchronous(host):

@@ -64,12 +64,21 @@ def new_table(client, vault) -> str:
     return name
 
 
-def wait_rejoined(host, old: str) -> None:
-    """The old leader is back as a streaming replica, with no one's help but Patroni's."""
-    rejoined = wait_for(
-        lambda: healthy(host) and any(m["Member"] == old for m in members(host)), 120, 2
-    )
-    assert rejoined, members(host)
+def wait_rejoined(host, old: str, client, vault) -> None:
+    """The old leader is back as a streaming replica, with no one's help but Patroni's.
+
+    The application keeps writing meanwhile (a row through the endpoint per poll): a member
+    pg_rewind resynced ends its recovery only at a WAL position the leader reports but, on an
+    idle cluster just after a segment switch (archive_timeout), has not yet written, so it
+    stays "starting" until the next write. Live traffic is what a real cluster has."""
+    dsn = endpoint_dsn(vault, "migrator")
+    psql(client, dsn, "CREATE TABLE IF NOT EXISTS rejoin_traffic (at timestamptz)")
+
+    def rejoined() -> bool:
+        psql(client, dsn, "INSERT INTO rejoin_traffic VALUES (now())")
+        return healthy(host) and any(m["Member"] == old for m in members(host))
+
+    assert wait_for(rejoined, 120, 2), members(host)
 
 
 def acknowledged_and_lost(client, dsn: str, table: str) -> tuple[list[float], set[int]]:
@@ -111,7 +120,7 @@ def test_killing_the_leader_under_load_loses_no_acknowledged_write(host, client,
     # Patroni's unit does not restart itself (Debian: Restart=no): an operator, or a reboot, starts
     # it; it then rejoins as a replica (pg_rewind) without being told anything.
     assert host(old).run(f"systemctl reset-failed {SERVICE}; systemctl start {SERVICE}").rc == 0
-    wait_rejoined(host, old)
+    wait_rejoined(host, old, client, vault)
     roles = {m["Member"]: m["Role"] for m in members(host)}
     assert roles[old] in ("Replica", "Sync Standby")
 
@@ -163,7 +172,7 @@ def test_a_partitioned_leader_demotes_itself_and_never_two_accept_writes(host, c
         print(f"partition of {old}: {new} leads; writers per second: {samples}")
     finally:
         host(old).run("nft delete table inet fpops_partition")
-    wait_rejoined(host, old)
+    wait_rejoined(host, old, client, vault)
 
 
 def test_fpops_failover_is_a_switchover_that_loses_nothing(host, client, vault):
@@ -193,7 +202,7 @@ def test_fpops_failover_is_a_switchover_that_loses_nothing(host, client, vault):
     print(f"acknowledged {len(times)}, lost {len(lost)}")
     assert lost == set(), sorted(lost)[:20]
     assert around[-1] > started + took, "no write accepted through the endpoint after"
-    wait_rejoined(host, old)
+    wait_rejoined(host, old, client, vault)
 
 
 def test_site_after_the_failovers_changes_nothing(host):
