@@ -15,13 +15,13 @@ DEMO_VERSION ?= 2.0.0
 # the unit tests: no container) goes last and fills the worker that would wait for the longest.
 # On 2 cores 3 at a time is the measured best: the suites partly wait (health gates, failover,
 # renewals, scans, load runs).
-SUITES ?= deploy e2e backup observability data ha web foundation static
+SUITES ?= deploy e2e backup observability data ha web foundation sentinel static
 JOBS ?= 3
 # `make molecule` runs the Molecule scenarios of that list one after another.
 SCENARIOS ?= $(filter-out e2e static,$(SUITES))
 
 # Python programs the roles install, without a .py suffix (ruff finds only *.py by itself).
-PY_SCRIPTS := roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk scripts/lane-report
+PY_SCRIPTS := roles/redis/files/usr/local/lib/fpops/redis-apply roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk scripts/lane-report
 
 .PHONY: demo test bootstrap image lint pytest lanes molecule e2e sandbox-down bench
 

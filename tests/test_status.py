@@ -129,3 +129,43 @@ def test_a_lost_etcd_quorum_and_a_missing_leader_are_called_out():
     status.render({"now": 0, "hosts": hosts}, "production", console)
     text = console.export_text()
     assert "no quorum" in text and "no leader" in text
+
+
+def _sentinel(ip: str, flags: str = "master", others: int = 2, quorum: str = "OK 3 usable") -> list:
+    fields = ["name", "fpops", "ip", ip, "port", "6379", "flags", flags]
+    return [*fields, "num-other-sentinels", str(others), "ckquorum", quorum]
+
+
+def test_redis_sentinel_primary_links_and_quorum_are_shown():
+    hosts = {
+        "cache1": {"groups": ["cache"], "redis": "slave", "redis_link": "up"},
+        "cache2": {"groups": ["cache"], "redis": "master", "sentinel": _sentinel("10.0.0.2")},
+        "cache3": {"groups": ["cache"], "redis": "slave", "redis_link": "down"},
+    }
+    hosts["cache1"]["sentinel"] = _sentinel("10.0.0.2")
+    hosts["cache3"]["sentinel"] = ["down"]
+    console = Console(record=True, width=160)
+    status.render({"now": 0, "hosts": hosts}, "production", console)
+    text = console.export_text()
+    assert "Redis Sentinel" in text and "10.0.0.2:6379" in text and "no answer" in text
+    assert [fields.get("ip") for _, fields, _ in status.sentinel_views(hosts)] == [
+        "10.0.0.2",
+        "10.0.0.2",
+        None,
+    ]
+    assert "different primaries" not in text and "no quorum" not in text
+
+
+def test_redis_sentinels_that_disagree_or_lost_quorum_are_called_out():
+    no_quorum = "NOQUORUM 1 usable Sentinels. Not enough available Sentinels"
+    hosts = {
+        "cache1": {
+            "groups": ["cache"],
+            "sentinel": _sentinel("10.0.0.1", "s_down,master", 0, no_quorum),
+        },
+        "cache2": {"groups": ["cache"], "sentinel": _sentinel("10.0.0.2", "master", 0, no_quorum)},
+    }
+    console = Console(record=True, width=160)
+    status.render({"now": 0, "hosts": hosts}, "production", console)
+    text = console.export_text()
+    assert "different primaries" in text and "no quorum" in text and "NOQUORUM" in text

@@ -46,6 +46,7 @@ REQUIRED_SECRETS = (
     "vault_redis_app_password",
     "vault_redis_replica_password",
     "vault_redis_monitor_password",
+    "vault_redis_sentinel_password",
     "vault_pki_ca_passphrase",
     "vault_pgbackrest_cipher_pass",
     "vault_pgbackrest_s3_cipher_pass",

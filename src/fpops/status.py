@@ -96,11 +96,14 @@ def render(document: dict[str, Any], environment: str, console: Console) -> None
     caches = [(n, s) for n, s in sorted(hosts.items()) if s.get("redis")]
     if caches:
         table = Table(title="Redis")
-        table.add_column("host")
-        table.add_column("role")
+        for column in ("host", "role", "link to the primary"):
+            table.add_column(column)
         for name, state in caches:
-            table.add_row(name, str(state["redis"]))
+            link = str(state.get("redis_link", ""))
+            table.add_row(name, str(state["redis"]), link if link != "down" else "[red]down[/red]")
         console.print(table)
+
+    _render_sentinel(hosts, console)
 
     newest = backups(document)
     if newest:
@@ -194,3 +197,45 @@ def run(project_dir: Path, environment: str, as_json: bool, console: Console) ->
     else:
         console.print(f"{environment}: the status run printed nothing (exit {int(code)})")
     return code
+
+
+def sentinel_views(hosts: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, str], str]]:
+    """(host, its Sentinel's SENTINEL MASTER fields, its CKQUORUM answer) per Sentinel host;
+    fields are empty when the Sentinel did not answer."""
+    views = []
+    for name, state in sorted(hosts.items()):
+        lines = [str(line) for line in state.get("sentinel") or []]
+        if not lines:
+            continue
+        answer = ""
+        if "ckquorum" in lines:
+            at = lines.index("ckquorum")
+            lines, answer = lines[:at], " ".join(lines[at + 1 :])
+        fields = dict(zip(lines[::2], lines[1::2], strict=False)) if len(lines) % 2 == 0 else {}
+        views.append((name, fields if "ip" in fields else {}, answer))
+    return views
+
+
+def _render_sentinel(hosts: dict[str, dict[str, Any]], console: Console) -> None:
+    views = sentinel_views(hosts)
+    if not views:
+        return
+    table = Table(title="Redis Sentinel")
+    for column in ("host", "primary it names", "state", "Sentinels seen", "quorum"):
+        table.add_column(column)
+    for name, fields, answer in views:
+        if not fields:
+            table.add_row(name, "[red]no answer[/red]", "", "", "")
+            continue
+        seen = int(fields.get("num-other-sentinels", "0")) + 1
+        quorum = "ok" if answer.startswith("OK") else f"[red]{answer or 'unknown'}[/red]"
+        flags = fields.get("flags", "")
+        shown_flags = flags if flags == "master" else f"[red]{flags}[/red]"
+        primary = f"{fields.get('ip', '')}:{fields.get('port', '')}"
+        table.add_row(name, primary, shown_flags, str(seen), quorum)
+    console.print(table)
+    named = {fields.get("ip") for _, fields, _ in views if fields}
+    if len(named) > 1:
+        console.print("[red]Redis Sentinel: the Sentinels name different primaries[/red]")
+    if not any(answer.startswith("OK") for _, _, answer in views):
+        console.print("[red]Redis Sentinel: no quorum: no failover can be authorised[/red]")

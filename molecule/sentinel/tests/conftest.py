@@ -1,0 +1,81 @@
+"""Helpers for the sentinel scenario: three cache hosts, each with Redis and a Sentinel."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from fixtures import groups, host, vault
+from helpers import project_dir, recap, run_playbook
+
+__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault"]
+
+MASTER = "fpops"
+SENTINEL_PORT = 26379
+# Fixed in molecule.yml.
+ADDRESSES = {
+    "sentinel-cache1": "172.30.8.31",
+    "sentinel-cache2": "172.30.8.32",
+    "sentinel-cache3": "172.30.8.33",
+}
+NAMES = {address: name for name, address in ADDRESSES.items()}
+
+
+def redis(node, vault, user: str, *args: str, port: int = 6379, address: str = "127.0.0.1"):
+    """redis-cli on a cache host as one of the ACL users (the password in REDISCLI_AUTH)."""
+    words = " ".join(f"'{arg}'" for arg in args)
+    return node.run(
+        f"REDISCLI_AUTH='{vault[f'vault_redis_{user}_password']}' "
+        f"redis-cli --no-auth-warning -h {address} -p {port} --user {user} {words}"
+    )
+
+
+def sentinel_master(node, vault) -> str:
+    """The primary's host name, as this host's Sentinel names it ('' when it names none)."""
+    out = redis(
+        node, vault, "admin", "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER, port=SENTINEL_PORT
+    )
+    lines = out.stdout.split()
+    return NAMES.get(lines[0], "") if out.rc == 0 and lines else ""
+
+
+def info(node, vault) -> dict[str, str]:
+    out = redis(node, vault, "admin", "INFO", "replication").stdout
+    return dict(line.split(":", 1) for line in out.replace("\r", "").splitlines() if ":" in line)
+
+
+def settled(host, vault) -> str:
+    """The primary when every Sentinel names the same one, which has two linked replicas."""
+    named = {sentinel_master(host(name), vault) for name in ADDRESSES}
+    if len(named) != 1 or "" in named:
+        return ""
+    primary = named.pop()
+    state = info(host(primary), vault)
+    if state.get("role") != "master" or state.get("connected_slaves") != "2":
+        return ""
+    for name in ADDRESSES:
+        if name != primary:
+            replica = info(host(name), vault)
+            if (
+                replica.get("master_link_status") != "up"
+                or replica.get("master_host") != ADDRESSES[primary]
+            ):
+                return ""
+    return primary
+
+
+def wait_settled(host, vault, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        primary = settled(host, vault)
+        if primary:
+            return primary
+        time.sleep(1)
+    raise AssertionError("the Sentinels did not settle on one primary with two linked replicas")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that move the primary run after every other test."""
+    items.sort(key=lambda item: item.get_closest_marker("moves_primary") is not None)

@@ -1,0 +1,110 @@
+"""Sentinel fails over by itself: the primary killed with SIGKILL, a replica promoted with no
+operator action, every write a replica acknowledged (WAIT) kept, the old primary back as a
+replica; a converge afterwards changes nothing and leaves the new primary where it is."""
+
+import itertools
+import time
+
+import pytest
+from conftest import (
+    ADDRESSES,
+    info,
+    project_dir,
+    recap,
+    redis,
+    run_playbook,
+    sentinel_master,
+    wait_settled,
+)
+
+KEYS = 300
+ENDPOINT_PORT = 6380
+WRITER_PATH = "/usr/local/bin/fpops-test-redis-writer"
+# One SET per connection through the endpoint, as a web request's cache write would be:
+# "<n> <epoch seconds> ok|err" per attempt.
+WRITER = """#!/bin/bash
+# WRITER SECONDS PORT
+end=$((SECONDS + $1)); n=0
+while [ $SECONDS -lt $end ]; do
+    n=$((n + 1))
+    out=$(timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 -p $2 --user app \\
+        SET fp:test:endpoint:$n $n 2>&1)
+    if [ "$out" = OK ]; then echo "$n $(date +%s.%N) ok"; else echo "$n $(date +%s.%N) err"; fi
+    sleep 0.1
+done
+"""
+
+
+def start_writer(client, vault, seconds: int, out: str) -> None:
+    """The writer as a transient unit on the app host, through its Redis endpoint."""
+    client.run(f"cat > {WRITER_PATH} <<'EOF'\n{WRITER}EOF\nchmod +x {WRITER_PATH}")
+    started = client.run(
+        f"systemd-run --collect --quiet --unit=fpops-test-redis-writer "
+        f"-E REDISCLI_AUTH={vault['vault_redis_app_password']} "
+        f"-p StandardOutput=file:{out} {WRITER_PATH} {seconds} {ENDPOINT_PORT}"
+    )
+    assert started.rc == 0, started.stderr
+
+
+def write_waited(node, vault) -> set[int]:
+    """KEYS writes to the primary, each followed by WAIT 1 1000; the ones a replica acknowledged."""
+    script = "".join(f"SET fp:test:waited:{n} {n}\nWAIT 1 1000\n" for n in range(KEYS))
+    out = node.run(
+        f"printf '{script}' | REDISCLI_AUTH='{vault['vault_redis_app_password']}' "
+        "redis-cli --no-auth-warning -h 127.0.0.1 --user app"
+    )
+    assert out.rc == 0, out.stderr
+    replies = out.stdout.split()
+    assert len(replies) == 2 * KEYS, replies[:10]
+    return {n for n in range(KEYS) if replies[2 * n] == "OK" and int(replies[2 * n + 1]) >= 1}
+
+
+@pytest.mark.moves_primary
+def test_killing_the_primary_promotes_a_replica_and_keeps_every_waited_write(host, vault, groups):
+    old = wait_settled(host, vault)
+    client = host(groups["app"][0])
+    log = "/tmp/fpops-test-redis-writer.log"
+    start_writer(client, vault, 45, log)
+    time.sleep(3)
+    acknowledged = write_waited(host(old), vault)
+    assert len(acknowledged) == KEYS
+    killed, killed_at = time.monotonic(), time.time()
+    assert host(old).run("systemctl kill --signal=KILL redis-server").rc == 0
+    witness = host(next(name for name in ADDRESSES if name != old))
+    new = ""
+    while time.monotonic() - killed < 60 and new in ("", old):
+        time.sleep(0.5)
+        new = sentinel_master(witness, vault)
+    promoted_after = time.monotonic() - killed
+    assert new not in ("", old), "no replica was promoted within 60 s"
+    print(f"\nSentinel named {new} the primary {promoted_after:.1f} s after {old} was killed")
+    # The killed server restarts (RestartSec) and Sentinel turns it into a replica of the new one.
+    assert wait_settled(host, vault, timeout=120) == new
+    assert info(host(old), vault)["role"] == "slave"
+    present = redis(host(new), vault, "admin", "--scan", "--pattern", "fp:test:waited:*")
+    kept = {int(key.rsplit(":", 1)[1]) for key in present.stdout.split()}
+    assert acknowledged <= kept, f"lost {len(acknowledged - kept)} acknowledged writes"
+    # The app host's writes through the endpoint: back on the new primary with no change there.
+    client.run("while systemctl is-active -q fpops-test-redis-writer; do sleep 1; done")
+    attempts = [line.split() for line in client.file(log).content_string.splitlines()]
+    before = [a for a in attempts if float(a[1]) < killed_at]
+    oks = sorted(float(a[1]) for a in attempts if a[2] == "ok" and float(a[1]) > killed_at - 2)
+    assert before and all(a[2] == "ok" for a in before), "writes failed before the kill"
+    assert oks and oks[-1] > killed_at + 15, "writes through the endpoint did not come back"
+    # The write gap: the longest pause between two successful writes around the kill.
+    gap = max(b - a for a, b in itertools.pairwise(oks))
+    failed = sum(1 for a in attempts if float(a[1]) >= killed_at and a[2] == "err")
+    print(f"write gap through the endpoint {gap:.1f} s, {failed} attempts failed")
+
+
+@pytest.mark.moves_primary
+def test_a_converge_after_the_failover_changes_nothing_and_keeps_the_primary(host, vault):
+    primary = wait_settled(host, vault)
+    done = run_playbook(project_dir() / "playbooks" / "site.yml")
+    assert done.returncode == 0, done.stdout[-3000:]
+    changed = {name: counts["changed"] for name, counts in recap(done.stdout).items()}
+    assert set(changed.values()) == {0}, changed
+    assert wait_settled(host, vault) == primary
+    checked = run_playbook(project_dir() / "playbooks" / "site.yml", "--check")
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert {counts["changed"] for counts in recap(checked.stdout).values()} == {0}

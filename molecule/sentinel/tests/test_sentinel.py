@@ -1,0 +1,63 @@
+"""Three Sentinels watch the cache hosts: they agree on one primary, log in with least privilege,
+and Redis cannot rewrite the configuration Ansible owns."""
+
+from conftest import ADDRESSES, MASTER, SENTINEL_PORT, redis, wait_settled
+
+
+def test_every_sentinel_names_the_same_primary_with_two_replicas(host, vault):
+    primary = wait_settled(host, vault)
+    for name in ADDRESSES:
+        quorum = redis(
+            host(name), vault, "admin", "SENTINEL", "CKQUORUM", MASTER, port=SENTINEL_PORT
+        )
+        assert quorum.stdout.startswith("OK 3 usable Sentinels"), (name, quorum.stdout)
+    assert primary in ADDRESSES
+
+
+def test_a_replica_refuses_writes_and_the_primary_takes_them(host, vault):
+    primary = wait_settled(host, vault)
+    replica = next(name for name in ADDRESSES if name != primary)
+    written = redis(host(primary), vault, "app", "SET", "fp:test:sentinel", "1")
+    assert written.stdout.strip() == "OK", written.stdout + written.stderr
+    refused = redis(host(replica), vault, "app", "SET", "fp:test:sentinel", "2")
+    assert "READONLY" in refused.stdout + refused.stderr
+
+
+def test_sentinels_refuse_clients_without_a_password(host):
+    node = host("sentinel-cache1")
+    answer = node.run(f"redis-cli -h {ADDRESSES['sentinel-cache1']} -p {SENTINEL_PORT} PING")
+    assert "NOAUTH" in answer.stdout + answer.stderr
+
+
+def test_the_sentinel_user_reads_no_keys_and_changes_no_configuration(host, vault):
+    primary = wait_settled(host, vault)
+    node = host(primary)
+    for args in (("GET", "fp:test:sentinel"), ("CONFIG", "SET", "maxmemory", "1mb"), ("FLUSHALL",)):
+        answer = redis(node, vault, "sentinel", *args)
+        assert "NOPERM" in answer.stdout + answer.stderr, (args, answer.stdout)
+
+
+def test_redis_cannot_rewrite_the_configuration_ansible_owns(host, vault):
+    node = host("sentinel-cache1")
+    assert node.file("/etc/redis").user == "root"
+    assert node.file("/etc/redis").mode == 0o750
+    answer = redis(node, vault, "admin", "CONFIG", "REWRITE")
+    assert "ERR" in answer.stdout + answer.stderr
+    conf = node.file("/etc/redis/redis.conf")
+    assert (conf.user, conf.group, conf.mode) == ("root", "redis", 0o640)
+    # Who replicates is Sentinel's, at run time: no file says it.
+    assert "replicaof" not in conf.content_string
+
+
+def test_the_app_hosts_endpoint_sends_writes_to_the_primary(host, vault, groups):
+    primary = wait_settled(host, vault)
+    client = host(groups["app"][0])
+    written = redis(client, vault, "app", "SET", "fp:test:through-endpoint", "yes", port=6380)
+    assert written.stdout.strip() == "OK", written.stdout + written.stderr
+    read = redis(host(primary), vault, "app", "GET", "fp:test:through-endpoint")
+    assert read.stdout.strip() == "yes"
+    conf = client.file("/etc/haproxy/conf.d/fpops-redis.cfg")
+    assert (conf.user, conf.group, conf.mode) == ("root", "haproxy", 0o640)
+    # Loopback only: the endpoint is not a way into Redis from the network.
+    assert client.socket("tcp://127.0.0.1:6380").is_listening
+    assert not client.socket("tcp://0.0.0.0:6380").is_listening
