@@ -21,7 +21,6 @@ Prints the figures and writes benchmarks/results/ha_failover.json.
 from __future__ import annotations
 
 import argparse
-import glob
 import itertools
 import json
 import os
@@ -32,11 +31,10 @@ import time
 import uuid
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from sandbox_env import write_result  # noqa: E402
+from scenario_env import scenario_dir, secrets, sh  # noqa: E402
 
 CLIENT = "ha-app1"
 MEMBERS = ["ha-db1", "ha-db2", "ha-db3"]
@@ -58,53 +56,6 @@ while [ $SECONDS -lt $end ]; do
     fi
 done
 """
-
-
-def sh(container: str, command: str, *, check: bool = True) -> str:
-    done = subprocess.run(
-        ["docker", "exec", container, "bash", "-c", command],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        sys.exit(f"{container}: {command[:80]}: {done.stderr.strip()[-400:]}")
-    return done.stdout.strip()
-
-
-def scenario_dir() -> Path:
-    """The ha scenario's ephemeral directory (inventory, vault) of the running containers."""
-    up = subprocess.run(
-        ["docker", "inspect", "-f", "{{.State.Running}}", CLIENT],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if up.stdout.strip() != "true":
-        sys.exit("the ha scenario is not up: run `molecule converge -s ha` first")
-    dirs = [Path(d) for d in glob.glob(os.path.expanduser("~/.ansible/tmp/molecule.*.ha"))]
-    dirs = [d for d in dirs if (d / "vault.yml").exists()]
-    if not dirs:
-        sys.exit("no ha scenario state under ~/.ansible/tmp: run `molecule converge -s ha`")
-    return max(dirs, key=lambda d: d.stat().st_mtime)
-
-
-def secrets(state: Path) -> dict[str, str]:
-    env = {**os.environ, "MOLECULE_EPHEMERAL_DIRECTORY": str(state)}
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-vault")),
-            "view",
-            "--vault-password-file",
-            str(ROOT / "molecule" / "shared" / "vault-password"),
-            str(state / "vault.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    ).stdout
-    return yaml.safe_load(out)
 
 
 def dsn(vault: dict[str, str], user: str, host: str = "127.0.0.1", port: int = 6432) -> str:
@@ -286,7 +237,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pgbench-seconds", type=int, default=20)
     args = parser.parse_args()
-    state = scenario_dir()
+    state = scenario_dir("ha", CLIENT)
     vault = secrets(state)
     sh(CLIENT, f"cat > {WRITER} <<'EOF'\n{WRITER_SCRIPT}EOF\nchmod +x {WRITER}")
     runs = []

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import yaml
+from scenario_env import sh
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventories" / "sandbox"
@@ -67,15 +68,7 @@ def playbook(name: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], 
 
 def on_host(host: str, command: str, *, check: bool = True) -> str:
     """A shell command as root in sandbox container HOST (db1, backup1, ...); its stdout."""
-    done = subprocess.run(
-        ["docker", "exec", f"fpops-sandbox-{host}", "bash", "-c", command],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        sys.exit(f"{host}: `{command}` failed:\n{done.stderr[-2000:]}")
-    return done.stdout.strip()
+    return sh(f"fpops-sandbox-{host}", command, check=check)
 
 
 def write_result(name: str, figures: dict[str, object]) -> None:

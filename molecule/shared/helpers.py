@@ -155,3 +155,14 @@ def wait_for_port(address: str, port: int, timeout: float = 60) -> str | None:
             error = repr(exc)
             time.sleep(2)
     return error
+
+
+def wait_for(predicate, timeout: float, interval: float = 1.0):
+    """Poll until `predicate()` returns something truthy; that value, or None at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host, vault
-from helpers import ephemeral_dir, project_dir, recap, run_playbook
+from helpers import ephemeral_dir, project_dir, recap, run_playbook, wait_for
 
-__all__ = ["ephemeral_dir", "groups", "host", "project_dir", "recap", "run_playbook", "vault"]
+__all__ = [
+    "ephemeral_dir",
+    "groups",
+    "host",
+    "project_dir",
+    "recap",
+    "run_playbook",
+    "vault",
+    "wait_for",
+]
 
 # Fixed in molecule.yml; host addresses matter to hba and firewall rules.
 ADDRESSES = {
@@ -63,17 +71,6 @@ def members(host, via: str = "") -> list[dict]:
 def leader(host, via: str = "") -> str:
     """The member Patroni calls Leader, or '' when there is none."""
     return next((m["Member"] for m in members(host, via) if m["Role"] == "Leader"), "")
-
-
-def wait_for(predicate, timeout: float, interval: float = 1.0):
-    """Poll until `predicate()` returns something truthy; that value, or None at the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
 
 
 def healthy(host, expected: int = 3) -> bool:

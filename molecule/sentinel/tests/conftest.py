@@ -8,9 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host, vault
-from helpers import project_dir, recap, run_playbook
+from helpers import project_dir, recap, run_playbook, wait_for
 
-__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault"]
+__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault", "wait_for"]
 
 MASTER = "fpops"
 SENTINEL_PORT = 26379
