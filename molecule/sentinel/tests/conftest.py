@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+import urllib.parse
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host, vault
@@ -21,6 +25,18 @@ ADDRESSES = {
     "sentinel-cache3": "172.30.8.33",
 }
 NAMES = {address: name for name, address in ADDRESSES.items()}
+
+
+@pytest.fixture(scope="module")
+def monitor(host, groups):
+    """The monitoring host (Prometheus), which is also the app host and the backup host."""
+    return host(groups["monitoring"][0])
+
+
+def query(monitor, expr: str) -> list[dict]:
+    """An instant query against the monitoring host's Prometheus."""
+    url = "http://172.30.8.11:9090/api/v1/query?query=" + urllib.parse.quote(expr)
+    return json.loads(monitor.check_output(f"curl -sf '{url}'"))["data"]["result"]
 
 
 def redis(node, vault, user: str, *args: str, port: int = 6379, address: str = "127.0.0.1"):
@@ -74,6 +90,10 @@ def wait_settled(host, vault, timeout: float = 120) -> str:
             return primary
         time.sleep(1)
     raise AssertionError("the Sentinels did not settle on one primary with two linked replicas")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "moves_primary: the test fails the primary over")
 
 
 def pytest_collection_modifyitems(items):

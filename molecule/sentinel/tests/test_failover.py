@@ -108,3 +108,31 @@ def test_a_converge_after_the_failover_changes_nothing_and_keeps_the_primary(hos
     checked = run_playbook(project_dir() / "playbooks" / "site.yml", "--check")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert {counts["changed"] for counts in recap(checked.stdout).values()} == {0}
+
+
+@pytest.mark.moves_primary
+def test_backup_and_restore_follow_the_new_primary(host, vault, groups):
+    """After the failover the primary is not the inventory's first cache host: backup.yml takes
+    the snapshot there, restore-redis.yml restores it there with no failover in between."""
+    primary = wait_settled(host, vault)
+    assert primary != groups["cache"][0]
+    keys = [f"fp:test:restore:{n}" for n in range(100)]
+    for key in keys:
+        assert redis(host(primary), vault, "admin", "SET", key, "before").stdout.strip() == "OK"
+    out = run_playbook(project_dir() / "playbooks" / "backup.yml", "-e", "backup_what=redis")
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert f"redis backup redis-{primary}-" in out.stdout, out.stdout[-3000:]
+    name = out.stdout.split("redis backup ")[1].split()[0]
+
+    for key in keys:
+        redis(host(primary), vault, "admin", "SET", key, "after")
+    out = run_playbook(
+        project_dir() / "playbooks" / "restore-redis.yml", "-e", "restore_confirm=redis"
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert f"redis restored from {name}" in out.stdout, out.stdout[-3000:]
+    # Same primary, both replicas linked again, and every key as it was at the backup there too.
+    assert wait_settled(host, vault) == primary
+    for name_ in ADDRESSES:
+        values = redis(host(name_), vault, "admin", "MGET", *keys).stdout.split()
+        assert values == ["before"] * len(keys), (name_, sorted(set(values)))

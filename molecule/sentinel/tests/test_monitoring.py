@@ -4,22 +4,7 @@ the Sentinel alerts evaluate on the live series. Runs before the tests that move
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-
-import pytest
-from conftest import ADDRESSES, wait_for, wait_settled
-
-
-@pytest.fixture(scope="module")
-def monitor(host, groups):
-    return host(groups["monitoring"][0])
-
-
-def query(monitor, expr: str) -> list[dict]:
-    """An instant query against the monitoring host's Prometheus."""
-    url = "http://172.30.8.11:9090/api/v1/query?query=" + urllib.parse.quote(expr)
-    return json.loads(monitor.check_output(f"curl -sf '{url}'"))["data"]["result"]
+from conftest import ADDRESSES, query, wait_for, wait_settled
 
 
 def alert_states(monitor, name: str) -> set[str]:
