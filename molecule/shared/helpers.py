@@ -166,3 +166,27 @@ def wait_for(predicate, timeout: float, interval: float = 1.0):
             return value
         time.sleep(interval)
     return None
+
+
+def parse_hey(report: str) -> dict[str, int]:
+    """{"200": n, ..., "errors": n, "total": n} from hey's status and error distributions."""
+    counts: dict[str, int] = {"errors": 0}
+    section = None
+    for line in report.splitlines():
+        if line.startswith("Status code distribution"):
+            section = "status"
+        elif line.startswith("Error distribution"):
+            section = "errors"
+        elif section and line.strip().startswith("["):
+            label, _, rest = line.strip().partition("]")
+            number = int(rest.split()[0])
+            if section == "status":
+                counts[label.lstrip("[")] = number
+            else:
+                counts["errors"] += int(label.lstrip("["))
+    counts["total"] = sum(v for k, v in counts.items() if k != "errors") + counts["errors"]
+    return counts
+
+
+def failed_requests(counts: dict[str, int]) -> int:
+    return counts["total"] - counts.get("200", 0)

@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host
-from helpers import project_dir, recap, run_playbook
+from helpers import failed_requests, parse_hey, project_dir, recap, run_playbook
 
-__all__ = ["groups", "host", "project_dir", "recap", "run_playbook"]
+__all__ = ["failed_requests", "groups", "host", "project_dir", "recap", "run_playbook"]
 
 APP_HOSTS = ["dep-app1", "dep-app2"]
 SRV = "/srv/prediction-api"
@@ -54,30 +54,6 @@ class Load:
                 break
             time.sleep(0.2)
         return parse_hey(self.sink.file(self.out).content_string)
-
-
-def parse_hey(report: str) -> dict[str, int]:
-    """{"200": n, ..., "errors": n, "total": n} from hey's status and error distributions."""
-    counts: dict[str, int] = {"errors": 0}
-    section = None
-    for line in report.splitlines():
-        if line.startswith("Status code distribution"):
-            section = "status"
-        elif line.startswith("Error distribution"):
-            section = "errors"
-        elif section and line.strip().startswith("["):
-            label, _, rest = line.strip().partition("]")
-            number = int(rest.split()[0])
-            if section == "status":
-                counts[label.lstrip("[")] = number
-            else:
-                counts["errors"] += int(label.lstrip("["))
-    counts["total"] = sum(v for k, v in counts.items() if k != "errors") + counts["errors"]
-    return counts
-
-
-def failed_requests(counts: dict[str, int]) -> int:
-    return counts["total"] - counts.get("200", 0)
 
 
 def sink_http(sink) -> list[dict]:

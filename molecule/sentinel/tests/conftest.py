@@ -12,9 +12,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host, vault
-from helpers import project_dir, recap, run_playbook, wait_for
+from helpers import parse_hey, project_dir, recap, run_playbook, wait_for
 
-__all__ = ["groups", "host", "project_dir", "recap", "run_playbook", "vault", "wait_for"]
+__all__ = [
+    "groups",
+    "host",
+    "parse_hey",
+    "project_dir",
+    "recap",
+    "run_playbook",
+    "vault",
+    "wait_for",
+]
 
 MASTER = "fpops"
 SENTINEL_PORT = 26379
@@ -37,6 +46,49 @@ def query(monitor, expr: str) -> list[dict]:
     """An instant query against the monitoring host's Prometheus."""
     url = "http://172.30.8.11:9090/api/v1/query?query=" + urllib.parse.quote(expr)
     return json.loads(monitor.check_output(f"curl -sf '{url}'"))["data"]["result"]
+
+
+SRV = "/srv/prediction-api"
+SLOT_PORTS = {"blue": 8001, "green": 8002}
+APP_ADDRESS = "172.30.8.11"
+
+
+@pytest.fixture(scope="session")
+def app(host, groups):
+    """The app host with the sample app deployed once (deploy.yml, release 2.0.0)."""
+    node = host(groups["app"][0])
+    if not node.file(f"{SRV}/current").exists:
+        out = run_playbook(project_dir() / "playbooks" / "deploy.yml", "-e", "app_version=2.0.0")
+        assert out.returncode == 0, out.stdout[-3000:]
+    return node
+
+
+def app_url(app, path: str) -> str:
+    """The live slot's URL of path on the app host."""
+    slot = app.check_output(f"cat {SRV}/shared/live-slot")
+    return f"http://{APP_ADDRESS}:{SLOT_PORTS[slot]}{path}"
+
+
+def app_python(app, script: str, *args: str, unit: str = "", output: str = "") -> str:
+    """A Python script run by the live release's venv as the app's user, with its environment
+    (as the worker has it). unit and output: in the background as that transient unit."""
+    path = f"/tmp/fpops-test-{abs(hash(script))}.py"
+    app.run(f"cat > {path} <<'EOF'\n{script}EOF\nchmod 0644 {path}")
+    env = f"{SRV}/shared"
+    props = (
+        "-p User=fpapp -p EnvironmentFile=/etc/fpops/postgresql.env"
+        f" -p EnvironmentFile={env}/app.env -p EnvironmentFile={env}/current.env"
+        f" -p WorkingDirectory={SRV}/current"
+    )
+    command = f"{SRV}/current/venv/bin/python {path} {' '.join(args)}"
+    if unit:
+        started = app.run(
+            f"systemd-run --collect --quiet --unit={unit} {props}"
+            f" -p StandardOutput=file:{output} {command}"
+        )
+        assert started.rc == 0, started.stderr
+        return ""
+    return app.check_output(f"systemd-run --wait --pipe --quiet {props} {command}")
 
 
 def redis(node, vault, user: str, *args: str, port: int = 6379, address: str = "127.0.0.1"):

@@ -3,12 +3,16 @@ operator action, every write a replica acknowledged (WAIT) kept, the old primary
 replica; a converge afterwards changes nothing and leaves the new primary where it is."""
 
 import itertools
+import json
 import time
 
 import pytest
 from conftest import (
     ADDRESSES,
+    app_python,
+    app_url,
     info,
+    parse_hey,
     project_dir,
     recap,
     redis,
@@ -46,6 +50,38 @@ def start_writer(client, vault, seconds: int, out: str) -> None:
     assert started.rc == 0, started.stderr
 
 
+# The Celery side of the app under the kill: one `release` task at a time through the endpoint,
+# "<start> <end> ok|err" per attempt.
+CELERY_LOOP = """import sys, time
+from prediction_api.worker import release
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    start = time.time()
+    try:
+        release.apply_async(retry=False).get(timeout=3)
+        print(f"{start:.3f} {time.time():.3f} ok", flush=True)
+    except Exception:
+        print(f"{start:.3f} {time.time():.3f} err", flush=True)
+        time.sleep(0.2)
+"""
+
+
+def cached_prediction_url(app) -> str:
+    """A match with a stored (and cached) prediction: the app's cached endpoint."""
+    body = json.dumps(
+        {
+            "home_team": "Sentinel FC",
+            "away_team": "Quorum United",
+            "kickoff": "2027-05-01T15:00:00Z",
+        }
+    )
+    post = "curl -sf -X POST -H 'Content-Type: application/json'"
+    match = json.loads(app.check_output(f"{post} -d '{body}' {app_url(app, '/matches')}"))
+    path = f"/matches/{match['id']}"
+    app.check_output(f"{post} {app_url(app, path + '/predictions')}")
+    return app_url(app, path + "/prediction")
+
+
 def write_waited(node, vault) -> set[int]:
     """KEYS writes to the primary, each followed by WAIT 1 1000; the ones a replica acknowledged."""
     script = "".join(f"SET fp:test:waited:{n} {n}\nWAIT 1 1000\n" for n in range(KEYS))
@@ -60,11 +96,17 @@ def write_waited(node, vault) -> set[int]:
 
 
 @pytest.mark.moves_primary
-def test_killing_the_primary_promotes_a_replica_and_keeps_every_waited_write(host, vault, groups):
+def test_killing_the_primary_promotes_a_replica_and_keeps_every_waited_write(host, vault, app):
     old = wait_settled(host, vault)
-    client = host(groups["app"][0])
+    client = app
     log = "/tmp/fpops-test-redis-writer.log"
     start_writer(client, vault, 45, log)
+    # The app under load: its cached endpoint at a fixed rate (hey), Celery tasks one at a time.
+    url = cached_prediction_url(app)
+    app.check_output(
+        f"setsid nohup hey -z 40s -c 2 -q 10 -t 5 {url} > /tmp/hey-kill.txt 2>&1 < /dev/null &"
+    )
+    app_python(app, CELERY_LOOP, "40", unit="fpops-test-celery-loop", output="/tmp/celery-loop.log")
     time.sleep(3)
     acknowledged = write_waited(host(old), vault)
     assert len(acknowledged) == KEYS
@@ -95,6 +137,26 @@ def test_killing_the_primary_promotes_a_replica_and_keeps_every_waited_write(hos
     gap = max(b - a for a, b in itertools.pairwise(oks))
     failed = sum(1 for a in attempts if float(a[1]) >= killed_at and a[2] == "err")
     print(f"write gap through the endpoint {gap:.1f} s, {failed} attempts failed")
+    # The app, with no redeploy and no operator action: /health has Redis ok again, Celery
+    # tasks complete again.
+    health = json.loads(app.check_output(f"curl -s --max-time 5 {app_url(app, '/health')}"))
+    assert health["checks"]["redis"] == "ok", health
+    app.run("while systemctl is-active -q fpops-test-celery-loop; do sleep 1; done")
+    tasks = [line.split() for line in app.file("/tmp/celery-loop.log").content_string.splitlines()]
+    failed_tasks = [t for t in tasks if t[2] == "err" and float(t[1]) > killed_at]
+    # Tasks are answered again: an ok after the last failure (tasks started just after the kill
+    # was sent may still succeed, before it lands).
+    last_failure = max((float(t[1]) for t in failed_tasks), default=killed_at)
+    resumed = [float(t[1]) for t in tasks if t[2] == "ok" and float(t[0]) >= last_failure]
+    assert resumed, "no Celery task completed after the failover"
+    app.run("while pgrep -x hey >/dev/null; do sleep 1; done")
+    counts = parse_hey(app.file("/tmp/hey-kill.txt").content_string)
+    failed_api = counts["total"] - counts.get("200", 0)
+    print(
+        f"Celery tasks answered again {resumed[0] - killed_at:.1f} s after the kill"
+        f" ({len(failed_tasks)} of {len(tasks)} tasks failed);"
+        f" API (cached endpoint, 20 requests/s): {failed_api} of {counts['total']} failed"
+    )
 
 
 @pytest.mark.moves_primary
