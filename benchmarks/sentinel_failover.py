@@ -1,16 +1,22 @@
 """Redis Sentinel failover figures on the sentinel Molecule scenario's containers.
 
-Needs the scenario converged and left up: `molecule converge -s sentinel` (sentinel-cache1..3
-with Redis and a Sentinel each, sentinel-app1 with the Redis endpoint on 127.0.0.1:6380). For
-each run: a writer on the app host sets one key per connection through the endpoint every
-0.1 s (as web requests' cache writes would) and logs each attempt; 300 keys are written on the
-primary, each acknowledged by a replica (WAIT 1 1000); then the primary's redis-server is
-killed with SIGKILL. Figures:
+Needs the scenario converged, the sample app deployed, and left up: `molecule converge -s
+sentinel` then `molecule verify -s sentinel` (its first test deploys the app), or deploy.yml
+(sentinel-cache1..3 with Redis and a Sentinel each; sentinel-app1 with the Redis endpoint on
+127.0.0.1:6380, the sample app and its Celery worker). For each run, on the app host: a writer
+sets one key per connection through the endpoint every 0.1 s (as web requests' cache writes
+would); Celery tasks are sent one at a time (molecule/shared/redis_load.py); hey asks the app's
+cached endpoint at a fixed 20 requests/s; 300 keys are written on the primary, each
+acknowledged by a replica (WAIT 1 1000); then the primary's redis-server is killed with
+SIGKILL. Figures:
 
-  promoted = seconds from the kill until a surviving Sentinel names another primary,
-  gap      = the longest pause between two successful writes through the endpoint,
-  failed   = the writer's attempts that failed after the kill,
-  lost     = acknowledged keys missing from the new primary (expected 0).
+  promoted   = seconds from the kill until a surviving Sentinel names another primary,
+  gap        = the longest pause between two successful writes through the endpoint,
+  failed     = the writer's attempts that failed after the kill,
+  app        = seconds from the kill until the app's Celery tasks (a broker write and a result
+               write each) are answered again after their last failure,
+  api_failed = the API requests hey counted as failed (not 200, or no answer in 5 s),
+  lost       = acknowledged keys missing from the new primary (expected 0).
 
 The killed server restarts (RestartSec) and becomes a replica before the next run.
 Prints the figures and writes benchmarks/results/sentinel_failover.json.
@@ -22,12 +28,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "molecule" / "shared"))
+from helpers import failed_requests, parse_hey
+from redis_load import CELERY_LOOP, ENDPOINT_WRITER, celery_figures
 from sandbox_env import write_result
 from scenario_env import scenario_dir, secrets, sh
 
@@ -39,17 +49,15 @@ ADDRESSES = {
 }
 KEYS = 300
 WRITER = "/usr/local/bin/fpops-bench-redis-writer"
-WRITER_SCRIPT = """#!/bin/bash
-# fpops-bench-redis-writer SECONDS: one SET per connection through the endpoint, every 0.1 s.
-end=$((SECONDS + $1)); n=0
-while [ $SECONDS -lt $end ]; do
-    n=$((n + 1))
-    out=$(timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 -p 6380 --user app \\
-        SET fp:bench:endpoint:$n $n 2>&1)
-    if [ "$out" = OK ]; then echo "$n $(date +%s.%N) ok"; else echo "$n $(date +%s.%N) err"; fi
-    sleep 0.1
-done
-"""
+CELERY_SCRIPT = "/tmp/fpops-bench-celery-loop.py"
+SRV = "/srv/prediction-api"
+SLOT_PORTS = {"blue": 8001, "green": 8002}
+# The Celery loop runs as the app's user with the worker's environment.
+APP_UNIT_PROPERTIES = (
+    "-p User=fpapp -p EnvironmentFile=/etc/fpops/postgresql.env"
+    f" -p EnvironmentFile={SRV}/shared/app.env -p EnvironmentFile={SRV}/shared/current.env"
+    f" -p WorkingDirectory={SRV}/current"
+)
 
 
 def cli(container: str, vault: dict[str, str], user: str, args: str, port: int = 6379) -> str:
@@ -89,15 +97,35 @@ def wait_settled(vault: dict[str, str], timeout: float = 180) -> str:
     sys.exit("the Sentinels did not settle on one primary with two linked replicas")
 
 
-def one_run(vault: dict[str, str], run: int) -> dict[str, float | int | str]:
+def cached_prediction_url() -> str:
+    """The app's cached endpoint for a match with a stored prediction (made here)."""
+    slot = sh(CLIENT, f"cat {SRV}/shared/live-slot")
+    base = f"http://172.30.8.11:{SLOT_PORTS[slot]}"
+    body = (
+        '{"home_team": "Bench FC", "away_team": "Failover City", "kickoff": "2027-05-01T15:00:00Z"}'
+    )
+    post = "curl -sf -X POST -H 'Content-Type: application/json'"
+    match = json.loads(sh(CLIENT, f"{post} -d '{body}' {base}/matches"))
+    sh(CLIENT, f"{post} {base}/matches/{match['id']}/predictions")
+    return f"{base}/matches/{match['id']}/prediction"
+
+
+def one_run(vault: dict[str, str], run: int, url: str) -> dict[str, float | int | str]:
     old = wait_settled(vault)
     log = f"/tmp/fpops-bench-redis-{run}.log"
     sh(
         CLIENT,
         f"systemd-run --collect --quiet --unit=fpops-bench-redis-writer-{run} "
         f"-E REDISCLI_AUTH={vault['vault_redis_app_password']} "
-        f"-p StandardOutput=file:{log} {WRITER} 45",
+        f"-p StandardOutput=file:{log} {WRITER} 45 6380 fp:bench:endpoint:{run}",
     )
+    celery_log, hey_log = f"/tmp/fpops-bench-celery-{run}.log", f"/tmp/fpops-bench-hey-{run}.txt"
+    sh(
+        CLIENT,
+        f"systemd-run --collect --quiet --unit=fpops-bench-celery-{run} {APP_UNIT_PROPERTIES}"
+        f" -p StandardOutput=file:{celery_log} {SRV}/current/venv/bin/python {CELERY_SCRIPT} 40",
+    )
+    sh(CLIENT, f"setsid nohup hey -z 40s -c 2 -q 10 -t 5 {url} > {hey_log} 2>&1 < /dev/null &")
     time.sleep(3)
     script = "".join(f"SET fp:bench:waited:{run}:{n} {n}\\nWAIT 1 1000\\n" for n in range(KEYS))
     replies = sh(
@@ -117,6 +145,10 @@ def one_run(vault: dict[str, str], run: int) -> dict[str, float | int | str]:
     sh(CLIENT, f"while systemctl is-active -q fpops-bench-redis-writer-{run}; do sleep 1; done")
     attempts = [line.split() for line in sh(CLIENT, f"cat {log}").splitlines() if line.strip()]
     oks = sorted(float(t) for _, t, state in attempts if state == "ok" and float(t) > killed - 2)
+    sh(CLIENT, f"while systemctl is-active -q fpops-bench-celery-{run}; do sleep 1; done")
+    sh(CLIENT, "while pgrep -x hey >/dev/null; do sleep 1; done")
+    celery = celery_figures(sh(CLIENT, f"cat {celery_log}"), killed)
+    api = parse_hey(sh(CLIENT, f"cat {hey_log}"))
     keys = cli(new, vault, "admin", f"--scan --pattern 'fp:bench:waited:{run}:*'").split()
     kept = {int(key.rsplit(":", 1)[1]) for key in keys}
     wait_settled(vault)
@@ -128,6 +160,11 @@ def one_run(vault: dict[str, str], run: int) -> dict[str, float | int | str]:
         "failed_writes": sum(
             1 for _, t, state in attempts if state == "err" and float(t) >= killed
         ),
+        "app_resumed_s": celery["resumed_s"],
+        "celery_failed": celery["failed"],
+        "celery_total": celery["total"],
+        "api_failed": failed_requests(api),
+        "api_total": api["total"],
         "acknowledged": len(acked),
         "lost": len(acked - kept),
     }
@@ -138,22 +175,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     vault = secrets(scenario_dir("sentinel", CLIENT))
-    sh(CLIENT, f"cat > {WRITER} <<'EOF'\n{WRITER_SCRIPT}EOF\nchmod +x {WRITER}")
+    if not sh(CLIENT, f"test -e {SRV}/current && echo yes", check=False):
+        sys.exit("the sample app is not on sentinel-app1: run `molecule verify -s sentinel` first")
+    sh(CLIENT, f"cat > {WRITER} <<'EOF'\n{ENDPOINT_WRITER}EOF\nchmod +x {WRITER}")
+    sh(CLIENT, f"cat > {CELERY_SCRIPT} <<'EOF'\n{CELERY_LOOP}EOF\nchmod 0644 {CELERY_SCRIPT}")
+    url = cached_prediction_url()
     runs = []
     for run in range(args.runs):
-        result = one_run(vault, run)
+        result = one_run(vault, run, url)
         runs.append(result)
         print(
             f"kill -9 #{run + 1}: {result['old_primary']} -> {result['new_primary']},"
             f" promoted after {result['promoted_s']} s, write gap {result['write_gap_s']} s,"
-            f" {result['failed_writes']} writes failed, lost {result['lost']} of"
-            f" {result['acknowledged']} acknowledged",
+            f" {result['failed_writes']} writes failed; app's Celery tasks answered again after"
+            f" {result['app_resumed_s']} s ({result['celery_failed']} of {result['celery_total']}"
+            f" failed), API {result['api_failed']} of {result['api_total']} requests failed;"
+            f" lost {result['lost']} of {result['acknowledged']} acknowledged",
             flush=True,
         )
     summary = {
         "median_promoted_s": statistics.median(float(r["promoted_s"]) for r in runs),
         "median_write_gap_s": statistics.median(float(r["write_gap_s"]) for r in runs),
         "failed_writes_total": sum(int(r["failed_writes"]) for r in runs),
+        "median_app_resumed_s": statistics.median(float(r["app_resumed_s"]) for r in runs),
+        "api_failed_total": sum(int(r["api_failed"]) for r in runs),
+        "api_total": sum(int(r["api_total"]) for r in runs),
         "lost_total": sum(int(r["lost"]) for r in runs),
     }
     print(f"summary: {summary}")

@@ -20,50 +20,22 @@ from conftest import (
     sentinel_master,
     wait_settled,
 )
+from redis_load import CELERY_LOOP, ENDPOINT_WRITER, celery_figures
 
 KEYS = 300
 ENDPOINT_PORT = 6380
 WRITER_PATH = "/usr/local/bin/fpops-test-redis-writer"
-# One SET per connection through the endpoint, as a web request's cache write would be:
-# "<n> <epoch seconds> ok|err" per attempt.
-WRITER = """#!/bin/bash
-# WRITER SECONDS PORT
-end=$((SECONDS + $1)); n=0
-while [ $SECONDS -lt $end ]; do
-    n=$((n + 1))
-    out=$(timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 -p $2 --user app \\
-        SET fp:test:endpoint:$n $n 2>&1)
-    if [ "$out" = OK ]; then echo "$n $(date +%s.%N) ok"; else echo "$n $(date +%s.%N) err"; fi
-    sleep 0.1
-done
-"""
 
 
 def start_writer(client, vault, seconds: int, out: str) -> None:
     """The writer as a transient unit on the app host, through its Redis endpoint."""
-    client.run(f"cat > {WRITER_PATH} <<'EOF'\n{WRITER}EOF\nchmod +x {WRITER_PATH}")
+    client.run(f"cat > {WRITER_PATH} <<'EOF'\n{ENDPOINT_WRITER}EOF\nchmod +x {WRITER_PATH}")
     started = client.run(
         f"systemd-run --collect --quiet --unit=fpops-test-redis-writer "
         f"-E REDISCLI_AUTH={vault['vault_redis_app_password']} "
-        f"-p StandardOutput=file:{out} {WRITER_PATH} {seconds} {ENDPOINT_PORT}"
+        f"-p StandardOutput=file:{out} {WRITER_PATH} {seconds} {ENDPOINT_PORT} fp:test:endpoint"
     )
     assert started.rc == 0, started.stderr
-
-
-# The Celery side of the app under the kill: one `release` task at a time through the endpoint,
-# "<start> <end> ok|err" per attempt.
-CELERY_LOOP = """import sys, time
-from prediction_api.worker import release
-end = time.time() + float(sys.argv[1])
-while time.time() < end:
-    start = time.time()
-    try:
-        release.apply_async(retry=False).get(timeout=3)
-        print(f"{start:.3f} {time.time():.3f} ok", flush=True)
-    except Exception:
-        print(f"{start:.3f} {time.time():.3f} err", flush=True)
-        time.sleep(0.2)
-"""
 
 
 def cached_prediction_url(app) -> str:
@@ -142,19 +114,14 @@ def test_killing_the_primary_promotes_a_replica_and_keeps_every_waited_write(hos
     health = json.loads(app.check_output(f"curl -s --max-time 5 {app_url(app, '/health')}"))
     assert health["checks"]["redis"] == "ok", health
     app.run("while systemctl is-active -q fpops-test-celery-loop; do sleep 1; done")
-    tasks = [line.split() for line in app.file("/tmp/celery-loop.log").content_string.splitlines()]
-    failed_tasks = [t for t in tasks if t[2] == "err" and float(t[1]) > killed_at]
-    # Tasks are answered again: an ok after the last failure (tasks started just after the kill
-    # was sent may still succeed, before it lands).
-    last_failure = max((float(t[1]) for t in failed_tasks), default=killed_at)
-    resumed = [float(t[1]) for t in tasks if t[2] == "ok" and float(t[0]) >= last_failure]
-    assert resumed, "no Celery task completed after the failover"
+    celery = celery_figures(app.file("/tmp/celery-loop.log").content_string, killed_at)
+    assert celery["resumed_s"] > 0, "no Celery task was answered after the failover"
     app.run("while pgrep -x hey >/dev/null; do sleep 1; done")
     counts = parse_hey(app.file("/tmp/hey-kill.txt").content_string)
     failed_api = counts["total"] - counts.get("200", 0)
     print(
-        f"Celery tasks answered again {resumed[0] - killed_at:.1f} s after the kill"
-        f" ({len(failed_tasks)} of {len(tasks)} tasks failed);"
+        f"Celery tasks answered again {celery['resumed_s']} s after the kill"
+        f" ({celery['failed']} of {celery['total']} tasks failed);"
         f" API (cached endpoint, 20 requests/s): {failed_api} of {counts['total']} failed"
     )
 
