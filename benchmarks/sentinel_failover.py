@@ -14,7 +14,8 @@ SIGKILL. Figures:
   gap        = the longest pause between two successful writes through the endpoint,
   failed     = the writer's attempts that failed after the kill,
   app        = seconds from the kill until the app's Celery tasks (a broker write and a result
-               write each) are answered again after their last failure,
+               write each) are answered again: the end of the longest pause between two
+               answered tasks (a task fails, or waits while HAProxy holds its connection),
   api_failed = the API requests hey counted as failed (not 200, or no answer in 5 s),
   lost       = acknowledged keys missing from the new primary (expected 0).
 
@@ -161,6 +162,7 @@ def one_run(vault: dict[str, str], run: int, url: str) -> dict[str, float | int 
             1 for _, t, state in attempts if state == "err" and float(t) >= killed
         ),
         "app_resumed_s": celery["resumed_s"],
+        "app_pause_s": celery["pause_s"],
         "celery_failed": celery["failed"],
         "celery_total": celery["total"],
         "api_failed": failed_requests(api),

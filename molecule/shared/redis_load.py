@@ -33,15 +33,22 @@ while time.time() < end:
 
 
 def celery_figures(log: str, killed_at: float) -> dict[str, float | int]:
-    """From CELERY_LOOP's log: seconds from the kill until a task was answered after the last
-    failure (-1 when none was), the tasks that failed after the kill, and all tasks. Tasks sent
-    just after the kill may still succeed, before it lands: the last failure is what counts."""
+    """From CELERY_LOOP's log: seconds from the kill until the app's tasks were answered again
+    (-1 when none was after it), the longest pause between two answered tasks around the kill,
+    the tasks that failed after it, and all tasks. A task either fails (the endpoint refused) or
+    waits (HAProxy holds a new connection until a server is up): the longest pause covers both,
+    and "answered again" is the end of the task that closed it."""
     tasks = [line.split() for line in log.splitlines() if line.strip()]
-    failed = [t for t in tasks if t[2] == "err" and float(t[1]) > killed_at]
-    last_failure = max((float(t[1]) for t in failed), default=killed_at)
-    resumed = [float(t[1]) for t in tasks if t[2] == "ok" and float(t[0]) >= last_failure]
+    answered = sorted(float(t[1]) for t in tasks if t[2] == "ok" and float(t[1]) > killed_at - 2)
+    failed = sum(1 for t in tasks if t[2] == "err" and float(t[1]) > killed_at)
+    if not answered or answered[-1] <= killed_at:
+        return {"resumed_s": -1, "pause_s": -1, "failed": failed, "total": len(tasks)}
+    # Pairs of consecutive answers; a first answer after the kill with none before pairs with it.
+    pairs = list(zip([killed_at, *answered], answered, strict=False))
+    before, after = max(pairs, key=lambda pair: pair[1] - pair[0])
     return {
-        "resumed_s": round(resumed[0] - killed_at, 2) if resumed else -1,
-        "failed": len(failed),
+        "resumed_s": round(after - killed_at, 2),
+        "pause_s": round(after - before, 2),
+        "failed": failed,
         "total": len(tasks),
     }

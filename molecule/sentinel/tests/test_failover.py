@@ -120,8 +120,8 @@ def test_killing_the_primary_promotes_a_replica_and_keeps_every_waited_write(hos
     counts = parse_hey(app.file("/tmp/hey-kill.txt").content_string)
     failed_api = counts["total"] - counts.get("200", 0)
     print(
-        f"Celery tasks answered again {celery['resumed_s']} s after the kill"
-        f" ({celery['failed']} of {celery['total']} tasks failed);"
+        f"Celery tasks answered again {celery['resumed_s']} s after the kill (longest pause"
+        f" {celery['pause_s']} s, {celery['failed']} of {celery['total']} tasks failed);"
         f" API (cached endpoint, 20 requests/s): {failed_api} of {counts['total']} failed"
     )
 
