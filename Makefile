@@ -15,7 +15,7 @@ DEMO_VERSION ?= 2.0.0
 # the unit tests: no container) goes last and fills the worker that would wait for the longest.
 # On 2 cores 3 at a time is the measured best: the suites partly wait (health gates, failover,
 # renewals, scans, load runs).
-SUITES ?= ha backup deploy sentinel e2e observability data foundation web static
+SUITES ?= deploy e2e backup observability data ha web foundation sentinel static
 JOBS ?= 3
 # `make molecule` runs the Molecule scenarios of that list one after another.
 SCENARIOS ?= $(filter-out e2e static,$(SUITES))
