@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "molecule" / "shared"))
 from helpers import failed_requests, parse_hey
-from redis_load import CELERY_LOOP, ENDPOINT_WRITER, celery_figures
+from redis_load import CELERY_LOOP, ENDPOINT_WRITER, REDIS_CLI_TLS, celery_figures
 from sandbox_env import write_result
 from scenario_env import scenario_dir, secrets, sh
 
@@ -65,8 +65,8 @@ def cli(container: str, vault: dict[str, str], user: str, args: str, port: int =
     password = vault[f"vault_redis_{user}_password"]
     return sh(
         container,
-        f"REDISCLI_AUTH='{password}' redis-cli --no-auth-warning -h 127.0.0.1 -p {port} "
-        f"--user {user} {args} | tr -d '\\r'",
+        f"REDISCLI_AUTH='{password}' redis-cli {REDIS_CLI_TLS} --no-auth-warning"
+        f" -h 127.0.0.1 -p {port} --user {user} {args} | tr -d '\\r'",
         check=False,
     )
 
@@ -132,7 +132,7 @@ def one_run(vault: dict[str, str], run: int, url: str) -> dict[str, float | int 
     replies = sh(
         old,
         f"printf '{script}' | REDISCLI_AUTH='{vault['vault_redis_app_password']}' "
-        "redis-cli --no-auth-warning -h 127.0.0.1 --user app",
+        f"redis-cli {REDIS_CLI_TLS} --no-auth-warning -h 127.0.0.1 --user app",
     ).split()
     acked = {n for n in range(KEYS) if replies[2 * n] == "OK" and int(replies[2 * n + 1]) >= 1}
     killed = time.time()

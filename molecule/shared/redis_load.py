@@ -4,6 +4,10 @@ the same thing."""
 
 from __future__ import annotations
 
+# redis-cli's options for the cache hosts' own ports: the sentinel scenario runs redis_tls, and
+# the server is checked against the internal CA. The endpoint (127.0.0.1:6380) stays plain.
+REDIS_CLI_TLS = "--tls --cacert /etc/fpops/pki/ca.crt"
+
 # ENDPOINT_WRITER SECONDS PORT PREFIX: one SET per connection through the Redis endpoint every
 # 0.1 s, as a web request's cache write would be; "<n> <epoch seconds> ok|err" per attempt.
 ENDPOINT_WRITER = """#!/bin/bash

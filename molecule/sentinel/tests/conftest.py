@@ -1,4 +1,5 @@
-"""Helpers for the sentinel scenario: three cache hosts, each with Redis and a Sentinel."""
+"""Helpers for the sentinel scenario: three cache hosts, each with Redis and a Sentinel, and a
+fourth Sentinel on the app host (redis_sentinel_extra_hosts)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from fixtures import groups, host, vault
 from helpers import parse_hey, project_dir, recap, run_playbook, wait_for
+from redis_load import REDIS_CLI_TLS
 
 __all__ = [
     "groups",
@@ -27,6 +29,8 @@ __all__ = [
 
 MASTER = "fpops"
 SENTINEL_PORT = 26379
+# The app host's Redis endpoint (plain, loopback); every cache host port speaks TLS only.
+ENDPOINT_PORT = 6380
 # Fixed in molecule.yml.
 ADDRESSES = {
     "sentinel-cache1": "172.30.8.31",
@@ -34,6 +38,8 @@ ADDRESSES = {
     "sentinel-cache3": "172.30.8.33",
 }
 NAMES = {address: name for name, address in ADDRESSES.items()}
+# Every Sentinel: one per cache host, and the app host's (redis_sentinel_extra_hosts).
+SENTINELS = [*ADDRESSES, "sentinel-app1"]
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +100,10 @@ def app_python(app, script: str, *args: str, unit: str = "", output: str = "") -
 def redis(node, vault, user: str, *args: str, port: int = 6379, address: str = "127.0.0.1"):
     """redis-cli on a cache host as one of the ACL users (the password in REDISCLI_AUTH)."""
     words = " ".join(f"'{arg}'" for arg in args)
+    tls = "" if port == ENDPOINT_PORT else REDIS_CLI_TLS
     return node.run(
         f"REDISCLI_AUTH='{vault[f'vault_redis_{user}_password']}' "
-        f"redis-cli --no-auth-warning -h {address} -p {port} --user {user} {words}"
+        f"redis-cli {tls} --no-auth-warning -h {address} -p {port} --user {user} {words}"
     )
 
 
@@ -115,8 +122,8 @@ def info(node, vault) -> dict[str, str]:
 
 
 def settled(host, vault) -> str:
-    """The primary when every Sentinel names the same one, which has two linked replicas."""
-    named = {sentinel_master(host(name), vault) for name in ADDRESSES}
+    """The primary when all four Sentinels name the same one, which has two linked replicas."""
+    named = {sentinel_master(host(name), vault) for name in SENTINELS}
     if len(named) != 1 or "" in named:
         return ""
     primary = named.pop()

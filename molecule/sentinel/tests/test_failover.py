@@ -20,7 +20,7 @@ from conftest import (
     sentinel_master,
     wait_settled,
 )
-from redis_load import CELERY_LOOP, ENDPOINT_WRITER, celery_figures
+from redis_load import CELERY_LOOP, ENDPOINT_WRITER, REDIS_CLI_TLS, celery_figures
 
 KEYS = 300
 ENDPOINT_PORT = 6380
@@ -59,7 +59,7 @@ def write_waited(node, vault) -> set[int]:
     script = "".join(f"SET fp:test:waited:{n} {n}\nWAIT 1 1000\n" for n in range(KEYS))
     out = node.run(
         f"printf '{script}' | REDISCLI_AUTH='{vault['vault_redis_app_password']}' "
-        "redis-cli --no-auth-warning -h 127.0.0.1 --user app"
+        f"redis-cli {REDIS_CLI_TLS} --no-auth-warning -h 127.0.0.1 --user app"
     )
     assert out.rc == 0, out.stderr
     replies = out.stdout.split()

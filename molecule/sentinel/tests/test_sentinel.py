@@ -1,16 +1,17 @@
 """Three Sentinels watch the cache hosts: they agree on one primary, log in with least privilege,
 and Redis cannot rewrite the configuration Ansible owns."""
 
-from conftest import ADDRESSES, MASTER, SENTINEL_PORT, redis, wait_settled
+from conftest import ADDRESSES, MASTER, SENTINEL_PORT, SENTINELS, redis, wait_settled
+from redis_load import REDIS_CLI_TLS
 
 
 def test_every_sentinel_names_the_same_primary_with_two_replicas(host, vault):
     primary = wait_settled(host, vault)
-    for name in ADDRESSES:
+    for name in SENTINELS:
         quorum = redis(
             host(name), vault, "admin", "SENTINEL", "CKQUORUM", MASTER, port=SENTINEL_PORT
         )
-        assert quorum.stdout.startswith("OK 3 usable Sentinels"), (name, quorum.stdout)
+        assert quorum.stdout.startswith("OK 4 usable Sentinels"), (name, quorum.stdout)
     assert primary in ADDRESSES
 
 
@@ -25,8 +26,35 @@ def test_a_replica_refuses_writes_and_the_primary_takes_them(host, vault):
 
 def test_sentinels_refuse_clients_without_a_password(host):
     node = host("sentinel-cache1")
-    answer = node.run(f"redis-cli -h {ADDRESSES['sentinel-cache1']} -p {SENTINEL_PORT} PING")
+    answer = node.run(
+        f"redis-cli {REDIS_CLI_TLS} -h {ADDRESSES['sentinel-cache1']} -p {SENTINEL_PORT} PING"
+    )
     assert "NOAUTH" in answer.stdout + answer.stderr
+
+
+def test_redis_and_sentinel_speak_tls_only_with_a_certificate_of_the_internal_ca(host, vault):
+    """redis_tls: a plain client gets no answer on either port, a client trusting only the public
+    CAs refuses the server's certificate, and replication (link up) runs over TLS."""
+    primary = wait_settled(host, vault)
+    replica = next(name for name in ADDRESSES if name != primary)
+    node = host(replica)
+    address = ADDRESSES[primary]
+    for port in (6379, SENTINEL_PORT):
+        plain = node.run(f"timeout 5 redis-cli -h {address} -p {port} PING")
+        assert "NOAUTH" not in plain.stdout and "PONG" not in plain.stdout, (port, plain.stdout)
+        public = node.run(
+            "timeout 5 redis-cli --tls --cacert /etc/ssl/certs/ca-certificates.crt"
+            f" -h {address} -p {port} PING"
+        )
+        assert "certificate verify failed" in public.stdout + public.stderr, (port, public.stderr)
+    trusted = node.run(f"redis-cli {REDIS_CLI_TLS} -h {address} -p 6379 PING")
+    assert "NOAUTH" in trusted.stdout + trusted.stderr
+    info = redis(node, vault, "admin", "INFO", "replication").stdout
+    assert f"master_host:{address}" in info and "master_link_status:up" in info, info
+    conf = node.file("/etc/redis/redis.conf").content_string
+    assert "\nport 0\n" in conf and "\ntls-replication yes\n" in conf
+    key = node.file("/etc/fpops/pki/private/redis.key")
+    assert (key.user, key.group, key.mode) == ("root", "redis", 0o640)
 
 
 def test_the_sentinel_user_reads_no_keys_and_changes_no_configuration(host, vault):
