@@ -208,3 +208,29 @@ def test_a_changed_redis_conf_restarts_one_server_at_a_time_the_primary_last(
         f"\nrolling restart of 3 servers in {took:.0f} s (playbook): longest write gap through"
         f" the endpoint {gap:.1f} s, {failed} of {len(attempts)} attempts failed"
     )
+
+
+@pytest.mark.moves_primary
+def test_a_restart_a_failed_converge_owed_is_done_by_the_next_one(host, vault, tmp_path):
+    """A converge that stops midway in the rolling restart (here: a replica not linked again
+    within 1 s) leaves the other servers with the new redis.conf but not restarted. Their files
+    no longer change, yet the next converge restarts them (the restart owed is recorded on
+    each host), and a third changes nothing."""
+    wait_settled(host, vault)
+    playbook = tmp_path / "redis.yml"
+    playbook.write_text(ROLE_ONLY)
+    cut_short = run_playbook(
+        playbook, "-e", "redis_maxmemory_mb=150", "-e", "redis_replication_timeout=1"
+    )
+    assert cut_short.returncode != 0, cut_short.stdout[-2000:]
+    owed = {n for n in ADDRESSES if host(n).file("/var/lib/fpops/redis-restart-pending").exists}
+    assert owed, "the failed converge left no restart owed"
+    wait_settled(host, vault)
+    again = run_playbook(playbook, "-e", "redis_maxmemory_mb=150")
+    assert again.returncode == 0, again.stdout[-3000:]
+    for name in ADDRESSES:
+        live = redis(host(name), vault, "admin", "CONFIG", "GET", "maxmemory").stdout.split()
+        assert live[1] == str(150 * 1024 * 1024), (name, live)
+        assert not host(name).file("/var/lib/fpops/redis-restart-pending").exists, name
+    third = run_playbook(playbook, "-e", "redis_maxmemory_mb=150")
+    assert {c["changed"] for c in recap(third.stdout).values()} == {0}, third.stdout[-2000:]
