@@ -47,8 +47,8 @@ lint:
 	yamllint -s .
 	ansible-lint --profile production -q
 	ansible-playbook --syntax-check -i inventories/sandbox playbooks/*.yml
-	ruff check src tests benchmarks roles molecule examples $(PY_SCRIPTS)
-	ruff format --check src tests benchmarks roles molecule examples $(PY_SCRIPTS)
+	ruff check src tests benchmarks roles plugins molecule examples $(PY_SCRIPTS)
+	ruff format --check src tests benchmarks roles plugins molecule examples $(PY_SCRIPTS)
 	mypy
 	cd examples/prediction-api && mypy
 

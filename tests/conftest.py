@@ -39,7 +39,9 @@ def make_project(root: Path, host_lock_dir: Path) -> Path:
     """A project on localhost with the real lock playbooks and role; the environment lock's
     directory (the "target host") is HOST_LOCK_DIR, which two projects can share."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "ansible.cfg").write_text(f"[defaults]\nroles_path = {ROOT / 'roles'}\n")
+    (root / "ansible.cfg").write_text(
+        f"[defaults]\nroles_path = {ROOT / 'roles'}\ncollections_path = {ROOT / 'collections'}\n"
+    )
     inventory = root / "inventories" / "production"
     inventory.mkdir(parents=True)
     (inventory / "hosts.ini").write_text(

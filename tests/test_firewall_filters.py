@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PLUGIN = Path(__file__).parents[1] / "roles/firewall/filter_plugins/firewall_rules.py"
+PLUGIN = Path(__file__).parents[1] / "plugins/filter/firewall_rules.py"
 spec = importlib.util.spec_from_file_location("firewall_rules", PLUGIN)
 assert spec and spec.loader
 fw = importlib.util.module_from_spec(spec)

@@ -61,7 +61,6 @@ def run_play(
         cwd=ROOT,
         env={
             **os.environ,
-            "ANSIBLE_FILTER_PLUGINS": str(ROLES / role / "filter_plugins"),
             # The project's fact cache may hold a real sandbox's facts for the same host names,
             # which would outrank this inventory's.
             "ANSIBLE_CACHE_PLUGIN": "memory",

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-MODULE = Path(__file__).parents[1] / "roles/notify/library/fpops_notify.py"
+MODULE = Path(__file__).parents[1] / "plugins/modules/notify.py"
 spec = importlib.util.spec_from_file_location("fpops_notify", MODULE)
 assert spec and spec.loader
 notify = importlib.util.module_from_spec(spec)

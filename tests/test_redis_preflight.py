@@ -47,7 +47,10 @@ def preflight(tmp_path: Path, cache_hosts: int, variables: dict[str, Any]) -> tu
             "tasks": [
                 {
                     "name": "Run the redis role's preflight",
-                    "ansible.builtin.include_role": {"name": "redis", "tasks_from": "validate"},
+                    "ansible.builtin.include_role": {
+                        "name": "fpops.platform.redis",
+                        "tasks_from": "validate",
+                    },
                 }
             ],
         }

@@ -55,12 +55,12 @@ def ssh(
 
 
 def run_playbook(
-    playbook: Path, *extra: str, inventory: Path | None = None
+    playbook: Path, *extra: str, inventory: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run a playbook against the scenario's hosts the way Molecule does."""
-    env = dict(os.environ)
+    """Run a playbook against the scenario's hosts the way Molecule does (ENV: more variables)."""
+    env = {**os.environ, **(env or {})}
     env["ANSIBLE_CONFIG"] = str(ephemeral_dir() / "ansible.cfg")
-    env["ANSIBLE_ROLES_PATH"] = str(project_dir() / "roles")
+    env.setdefault("ANSIBLE_ROLES_PATH", str(project_dir() / "roles"))
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_client())
@@ -76,6 +76,22 @@ def run_playbook(
         env=env,
         check=False,
     )
+
+
+def install_collection(collections_dir: Path) -> Path:
+    """Build this checkout's collection tarball and install it into COLLECTIONS_DIR, as a team
+    would (its dependencies come with the ansible package). Returns the installed collection."""
+    build = collections_dir.parent / "build"
+    built = subprocess.run(
+        ["ansible-galaxy", "collection", "build", str(project_dir()), "--output-path", str(build)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    tarball = built.stdout.strip().split()[-1]
+    subprocess.run(
+        ["ansible-galaxy", "collection", "install", "--no-deps", "--force", "-p", str(collections_dir), tarball],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return collections_dir / "ansible_collections" / "fpops" / "platform"
 
 
 RECAP = re.compile(

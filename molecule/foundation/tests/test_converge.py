@@ -63,7 +63,10 @@ def test_bad_input_fails_before_any_change(hosts, extra_vars, expected):
 def declare(tmp_path, rules: list[dict]):
     """Run the firewall's declare entry point on the db host, as a service role would."""
     task = {
-        "ansible.builtin.include_role": {"name": "firewall", "tasks_from": "declare"},
+        "ansible.builtin.include_role": {
+            "name": "fpops.platform.firewall",
+            "tasks_from": "declare",
+        },
         "vars": {"firewall_declare_service": "badsvc", "firewall_declare_rules": rules},
     }
     play = {"name": "Declare", "hosts": "fnd-db", "gather_facts": False, "tasks": [task]}

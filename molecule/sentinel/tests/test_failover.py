@@ -167,7 +167,7 @@ def test_a_converge_after_the_failover_changes_nothing_and_keeps_the_primary(hos
     assert {counts["changed"] for counts in recap(checked.stdout).values()} == {0}
 
 
-ROLE_ONLY = "- hosts: cache\n  become: true\n  roles: [redis]\n"
+ROLE_ONLY = "- hosts: cache\n  become: true\n  roles: [fpops.platform.redis]\n"
 
 
 @pytest.mark.moves_primary

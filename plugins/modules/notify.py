@@ -24,8 +24,13 @@ from email.message import EmailMessage
 from typing import Any
 
 DOCUMENTATION = r"""
-module: fpops_notify
+module: notify
 short_description: Send a deploy/rollback event to webhooks, Slack, DingTalk and e-mail
+version_added: 0.2.0
+author: fpops maintainers
+description:
+  - Sends one event to every configured channel.
+  - An unreachable channel is a warning unless O(required).
 options:
   event:
     description: The event (action, result, environment, version, ...); sent as given in webhooks.

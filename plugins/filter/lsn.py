@@ -1,4 +1,4 @@
-"""fpops_lsn: a PostgreSQL LSN ("16/B374D848") as an integer, so two LSNs compare in order."""
+"""fpops.platform.lsn_to_int: a PostgreSQL LSN ("16/B374D848") as an integer, to compare two."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def fpops_lsn(lsn: str) -> int:
+def lsn_to_int(lsn: str) -> int:
     high, _, low = str(lsn).strip().partition("/")
     if not low:
         raise ValueError(f"not a PostgreSQL LSN: {lsn!r}")
@@ -15,4 +15,4 @@ def fpops_lsn(lsn: str) -> int:
 
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"fpops_lsn": fpops_lsn}
+        return {"lsn_to_int": lsn_to_int}
