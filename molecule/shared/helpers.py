@@ -87,10 +87,10 @@ def install_collection(collections_dir: Path) -> Path:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     tarball = built.stdout.strip().split()[-1]
+    install = ["ansible-galaxy", "collection", "install", "--no-deps", "--force"]
     subprocess.run(
-        ["ansible-galaxy", "collection", "install", "--no-deps", "--force", "-p", str(collections_dir), tarball],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [*install, "-p", str(collections_dir), tarball], capture_output=True, text=True, check=True
+    )
     return collections_dir / "ansible_collections" / "fpops" / "platform"
 
 
