@@ -48,7 +48,7 @@ def make_project(root: Path, host_lock_dir: Path) -> Path:
         f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}"
         f" env_lock_dir={host_lock_dir} env_lock_become=false\n"
     )
-    shutil.copytree(ROOT / "playbooks" / "env-lock", root / "playbooks" / "env-lock")
+    shutil.copytree(ROOT / "playbooks" / "env_lock", root / "playbooks" / "env_lock")
     shutil.copy(ROOT / "playbooks" / "lock.yml", root / "playbooks")
     return root
 

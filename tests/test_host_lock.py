@@ -26,11 +26,11 @@ def locking_playbook(project: Path, name: str, middle: str) -> Path:
     Leaves NAME.ran in the project when the middle ran."""
     ran = project / f"{name}.ran"
     (project / "playbooks" / f"{name}.yml").write_text(
-        "- import_playbook: env-lock/take.yml\n"
+        "- import_playbook: env_lock/take.yml\n"
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
         f"    - ansible.builtin.file:\n        path: {ran}\n        state: touch\n"
         f"{middle}"
-        "- import_playbook: env-lock/release.yml\n"
+        "- import_playbook: env_lock/release.yml\n"
     )
     return ran
 

@@ -64,13 +64,13 @@ def test_backup_passes_type_what_and_repo(project):
     ],
 )
 def test_restore_into_the_scratch_instance_needs_no_confirmation(project, target, that):
-    ran = playbook(project, "restore-scratch", f"{that} and restore_repo | int == 1")
+    ran = playbook(project, "restore_scratch", f"{that} and restore_repo | int == 1")
     assert cli.main(["restore", "production", "--target", target, "--quiet"]) == ExitCode.OK
     assert ran.exists()
 
 
 def test_restore_refuses_a_target_that_is_none_of_them(project, capsys):
-    playbook(project, "restore-scratch", "true")
+    playbook(project, "restore_scratch", "true")
     assert (
         cli.main(["restore", "production", "--target", "yesterday at noon"]) == ExitCode.BAD_INPUT
     )

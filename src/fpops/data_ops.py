@@ -93,7 +93,7 @@ def restore_request(
         return replace(request, extravars=extravars), confirm
     label = f"restore {environment} to {words} into the scratch instance"
     request = playbook_request(
-        project_dir, environment, "restore-scratch", label, verbosity=verbosity
+        project_dir, environment, "restore_scratch", label, verbosity=verbosity
     )
     return replace(request, extravars=extravars), ""
 

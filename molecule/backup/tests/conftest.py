@@ -25,7 +25,7 @@ def sql(db, statement: str) -> str:
 
 
 def scratch_sql(repo, statement: str) -> str:
-    """One statement in the scratch instance (restore-scratch.yml) on the repository host."""
+    """One statement in the scratch instance (restore_scratch.yml) on the repository host."""
     quoted = statement.replace("'", "'\\''")
     return repo.check_output(
         "sudo -u pgbackrest psql -XAtq -h /run/fpops-drill -p 5499 -U postgres"

@@ -1,4 +1,4 @@
-"""restore.yml and restore-point.yml: in place on the primary, to the latest WAL, a time and a
+"""restore.yml and restore_point.yml: in place on the primary, to the latest WAL, a time and a
 restore point made before a (simulated) migration; the replica streams again after each.
 
 One history is written once (module fixture), then restored three times in the only order that
@@ -87,7 +87,7 @@ def target_time(primary):
     insert(primary, 1, 100)
     backup("full")
     insert(primary, 101, 150)
-    out = playbook("restore-point.yml", "-e", f"release={RELEASE}")
+    out = playbook("restore_point.yml", "-e", f"release={RELEASE}")
     assert out.returncode == 0, out.stdout[-3000:]
     sql(primary, "ALTER TABLE pitr ADD COLUMN migrated boolean NOT NULL DEFAULT true")
     insert(primary, 151, 200)

@@ -52,13 +52,13 @@ def test_drill_fails_on_a_corrupted_repository_file(repo):
 
 def test_scratch_restore_leaves_an_instance_to_inspect_and_the_primary_alone(primary, repo):
     before = sql(primary, "SELECT pg_postmaster_start_time()")
-    out = playbook("restore-scratch.yml")
+    out = playbook("restore_scratch.yml")
     assert out.returncode == 0, out.stdout[-3000:]
     assert "scratch instance of the latest archived WAL ready in" in out.stdout
     assert scratch_sql(repo, "SELECT count(*) FROM pitr") == sql(
         primary, "SELECT count(*) FROM pitr"
     )
     assert sql(primary, "SELECT pg_postmaster_start_time()") == before
-    out = playbook("restore-scratch.yml", "-e", "restore_scratch_remove=true")
+    out = playbook("restore_scratch.yml", "-e", "restore_scratch_remove=true")
     assert out.returncode == 0 and "scratch instance removed" in out.stdout, out.stdout[-2000:]
     assert not repo.file("/var/lib/pgbackrest/drill").exists

@@ -1,5 +1,5 @@
 """Redis: backup.yml stores a snapshot (fresh RDB + AOF directory) on the backup host;
-restore-redis.yml brings the keys back after a FLUSHALL, with AOF on (it takes precedence)."""
+restore_redis.yml brings the keys back after a FLUSHALL, with AOF on (it takes precedence)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_backup_restore_brings_the_keys_back(cache, repo, vault):
 
     redis(cache, vault, "FLUSHALL")
     assert redis(cache, vault, "DBSIZE") == "0"
-    out = playbook("restore-redis.yml", "-e", "restore_confirm=redis")
+    out = playbook("restore_redis.yml", "-e", "restore_confirm=redis")
     assert out.returncode == 0, out.stdout[-3000:]
     assert f"redis restored from {name}" in out.stdout
     assert redis(cache, vault, "DBSIZE") == "200"
@@ -50,10 +50,10 @@ def test_backup_restore_brings_the_keys_back(cache, repo, vault):
 
 
 def test_redis_restore_refuses_an_unknown_archive_or_no_confirmation():
-    out = playbook("restore-redis.yml")
+    out = playbook("restore_redis.yml")
     assert out.returncode != 0 and "confirm with -e restore_confirm=redis" in out.stdout
     out = playbook(
-        "restore-redis.yml",
+        "restore_redis.yml",
         "-e",
         "restore_confirm=redis",
         "-e",

@@ -40,13 +40,13 @@ def test_on_demand_backup_into_s3_restores(primary, repo):
     assert bucket_has(f"pgbackrest/backup/{STANZA}/backup.info")
     assert bucket_has(f"pgbackrest/archive/{STANZA}/archive.info")
     # The S3 copy restores on its own: into the scratch instance, from repository 2.
-    out = playbook("restore-scratch.yml", "-e", "restore_repo=2")
+    out = playbook("restore_scratch.yml", "-e", "restore_repo=2")
     assert out.returncode == 0, out.stdout[-3000:]
     assert "in repository 2" in out.stdout
     assert scratch_sql(repo, "SELECT count(*) FROM pitr") == sql(
         primary, "SELECT count(*) FROM pitr"
     )
-    playbook("restore-scratch.yml", "-e", "restore_scratch_remove=true")
+    playbook("restore_scratch.yml", "-e", "restore_scratch_remove=true")
 
 
 def test_scheduled_full_backup_goes_to_both_repositories(primary, repo):
@@ -63,6 +63,6 @@ def test_scheduled_full_backup_goes_to_both_repositories(primary, repo):
 
 
 def test_restore_from_an_unconfigured_repository_is_refused():
-    out = playbook("restore-scratch.yml", "-e", "restore_repo=3")
+    out = playbook("restore_scratch.yml", "-e", "restore_repo=3")
     assert out.returncode != 0
     assert "restore_repo 3: the repositories are 1 (the repository host) and 2 (S3)" in out.stdout

@@ -132,7 +132,7 @@ def test_restore_in_place_goes_back_to_a_restore_point_through_patroni(host, gro
     kept = psql(client, migrator, "INSERT INTO restore_probe SELECT generate_series(1, 500)")
     assert kept.rc == 0, kept.stderr
     point = f"ha-restore-{int(time.time())}"
-    made = run_playbook(PLAYBOOKS / "restore-point.yml", "-e", f"restore_point={point}")
+    made = run_playbook(PLAYBOOKS / "restore_point.yml", "-e", f"restore_point={point}")
     assert made.returncode == 0, made.stdout[-3000:]
     lost = psql(client, migrator, "INSERT INTO restore_probe SELECT generate_series(501, 600)")
     assert lost.rc == 0, lost.stderr

@@ -129,7 +129,7 @@ def test_killing_the_primary_promotes_a_replica_and_keeps_every_waited_write(hos
 @pytest.mark.moves_primary
 def test_backup_and_restore_follow_the_new_primary(host, vault, groups):
     """After the failover the primary is not the inventory's first cache host: backup.yml takes
-    the snapshot there, restore-redis.yml restores it there with no failover in between."""
+    the snapshot there, restore_redis.yml restores it there with no failover in between."""
     primary = wait_settled(host, vault)
     assert primary != groups["cache"][0]
     keys = [f"fp:test:restore:{n}" for n in range(100)]
@@ -143,7 +143,7 @@ def test_backup_and_restore_follow_the_new_primary(host, vault, groups):
     for key in keys:
         redis(host(primary), vault, "admin", "SET", key, "after")
     out = run_playbook(
-        project_dir() / "playbooks" / "restore-redis.yml", "-e", "restore_confirm=redis"
+        project_dir() / "playbooks" / "restore_redis.yml", "-e", "restore_confirm=redis"
     )
     assert out.returncode == 0, out.stdout[-3000:]
     assert f"redis restored from {name}" in out.stdout, out.stdout[-3000:]
