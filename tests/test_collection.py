@@ -107,7 +107,7 @@ def test_the_plugins_load_by_fqcn_outside_the_checkout(installed):
 
 
 def role_calls() -> set[tuple[str, str, str]]:
-    """(role, entry point, caller) of each include_role/import_role in roles, playbooks, molecule."""
+    """(role, entry point, caller) of each include_role/import_role in roles, playbooks, tests."""
     calls: set[tuple[str, str, str]] = set()
 
     def walk(node: object, caller: str) -> None:
