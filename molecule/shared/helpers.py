@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import yaml
@@ -65,10 +66,13 @@ def run_playbook(
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_password_client())
     inventory = inventory or ephemeral_dir() / "inventory"
-    args = ["ansible-playbook", "-i", str(inventory), str(playbook), *extra]
+    # As fpops does: each run has an id, and a run that failed after taking the environment lock
+    # has it given back (a playbook stopped midway never reaches its releasing play).
+    run_id = f"test-{uuid.uuid4().hex[:12]}"
+    args = ["ansible-playbook", "-i", str(inventory), str(playbook)]
     # Errors go to stderr and the recap to stdout: the tests read both as one.
-    return subprocess.run(
-        args,
+    result = subprocess.run(
+        [*args, "-e", f"env_lock_run_id={run_id}", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -76,6 +80,13 @@ def run_playbook(
         env=env,
         check=False,
     )
+    if result.returncode != 0 and "Take the environment lock" in result.stdout:
+        release = [*args[:3], str(project_dir() / "playbooks" / "lock.yml")]
+        subprocess.run(
+            [*release, "-e", f"env_lock_run_id={run_id}", "-e", "env_lock_action=release"],
+            capture_output=True, timeout=300, env=env, check=False,
+        )  # fmt: skip
+    return result
 
 
 def install_collection(collections_dir: Path) -> Path:

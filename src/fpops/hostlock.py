@@ -22,7 +22,7 @@ from fpops.runner import ExtraVars, RunRequest, RunResult, execute_reading
 
 # Playbooks that take the host lock (playbooks/env_lock/take.yml or role app's lock.yml).
 LOCKING_PLAYBOOKS = frozenset(
-    {"deploy", "rollback", "backup", "restore", "restore_redis", "failover", "rejoin"}
+    {"site", "deploy", "rollback", "backup", "restore", "restore_redis", "failover", "rejoin"}
 )
 # The task of role env_lock that fails when another run holds the lock.
 REFUSAL_TASK = "Refuse to run while another run holds the environment lock"
