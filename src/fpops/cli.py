@@ -11,7 +11,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from fpops import __version__, admin, data_ops, sandbox, secrets, status
+from fpops import __version__, admin, check, data_ops, newenv, sandbox, secrets, status
 from fpops.docker import DockerError
 from fpops.exitcodes import ExitCode
 from fpops.operation import Operation, perform
@@ -65,6 +65,7 @@ def build_parser() -> Parser:
         f" (default: ${secrets.PASSWORD_FILE_ENV}, else .fpops/ENV/vault-password)",
     )
 
+    add_new_environment_commands(commands)
     provision = env_command(commands, "provision", help="run playbooks/site.yml on an environment")
     add_run_options(provision)
 
@@ -93,6 +94,62 @@ def build_parser() -> Parser:
     add_data_commands(commands)
     add_admin_commands(commands)
     return parser
+
+
+def add_new_environment_commands(commands: argparse._SubParsersAction[Parser]) -> None:
+    """init, check."""
+    init = commands.add_parser(
+        "init", help="write inventories/ENV for new hosts (from inventories/example) and its vault"
+    )
+    init.add_argument("environment", metavar="ENV", help="the new environment's name")
+    hosts = init.add_mutually_exclusive_group(required=True)
+    hosts.add_argument(
+        "--host",
+        action="append",
+        type=host_argument,
+        metavar="NAME=ADDRESS:GROUP[,GROUP]",
+        help="a host, its IP address and groups (repeat for each host)",
+    )
+    hosts.add_argument("--from", dest="from_file", type=Path, metavar="HOSTS.yml",
+                       help="take the hosts and groups from this YAML inventory")  # fmt: skip
+    init.add_argument("--admin-user", default="", metavar="NAME", help="the operators' account")
+    init.add_argument(
+        "--admin-key",
+        type=Path,
+        metavar="FILE",
+        help="its SSH public key (e.g. ~/.ssh/id_ed25519.pub)",
+    )
+    init.add_argument("--admin-source", action="append", default=[], metavar="CIDR",
+                      help="a network allowed to reach SSH (repeatable)")  # fmt: skip
+    init.add_argument("--domain", action="append", default=[], metavar="NAME",
+                      help="a public name of the API (repeatable)")  # fmt: skip
+    init.add_argument("--acme-email", default="", metavar="ADDRESS", help="for the ACME account")
+
+    verify = env_command(
+        commands, "check", help="read-only: would a provision of ENV start? (hosts, vault, inputs)"
+    )
+    verify.add_argument("--json", action="store_true", help="the checks as one JSON object")
+
+
+def host_argument(spec: str) -> newenv.Host:
+    try:
+        return newenv.parse_host(spec)
+    except newenv.InitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def run_init(args: argparse.Namespace, project_dir: Path, console: Console) -> ExitCode:
+    hosts = args.host or newenv.hosts_from_inventory(args.from_file)
+    key = ""
+    if args.admin_key:
+        try:
+            key = args.admin_key.read_text().strip()
+        except OSError as exc:
+            raise newenv.InitError(f"--admin-key {args.admin_key}: {exc.strerror}") from exc
+    settings = newenv.Settings(
+        args.admin_user, key, args.admin_source, args.domain, args.acme_email
+    )
+    return newenv.run(project_dir, args.environment, hosts, settings, console)
 
 
 def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -196,10 +253,14 @@ def dispatch(args: argparse.Namespace, console: Console, argv: Sequence[str] = (
         )
     if args.command in ("lock", "audit"):
         return admin.run(args, project_dir, console)
+    if args.command == "init":
+        return run_init(args, project_dir, console)
     # Every other command runs playbooks on ENV: a vault password from nowhere else is asked for.
     secrets.prompt_for_password(project_dir, args.environment)
     if args.command == "status":
         return status.run(project_dir, args.environment, args.json, console)
+    if args.command == "check":
+        return check.run(project_dir, args.environment, args.json, console)
     op = operation_for(args, project_dir, argv)
     op = replace(op, request=replace(op.request, check=args.check, diff=args.diff))
     return perform(op, output_mode(args), console, yes=args.yes)
@@ -285,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ProjectError, SpecError) as exc:
         errors.print(f"fpops: {exc}", style="red", markup=False, highlight=False)
         return int(ExitCode.BAD_INPUT)
+    except newenv.InitError as exc:
+        errors.print(f"fpops: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+        return int(exc.code)
     except secrets.SecretsError as exc:
         errors.print(f"fpops: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
         return int(exc.code)
