@@ -15,15 +15,15 @@ DEMO_VERSION ?= 2.0.0
 # the unit tests: no container) goes last and fills the worker that would wait for the longest.
 # On 2 cores 3 at a time is the measured best: the suites partly wait (health gates, failover,
 # renewals, scans, load runs).
-SUITES ?= deploy e2e backup observability data ha web foundation sentinel static
+SUITES ?= deploy e2e backup observability data ha web foundation sentinel newteam static
 JOBS ?= 3
 # `make molecule` runs the Molecule scenarios of that list one after another.
-SCENARIOS ?= $(filter-out e2e static,$(SUITES))
+SCENARIOS ?= $(filter-out e2e newteam static,$(SUITES))
 
 # Python programs the roles install, without a .py suffix (ruff finds only *.py by itself).
 PY_SCRIPTS := roles/redis/files/usr/local/lib/fpops/redis-apply roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk scripts/lane-report scripts/role-docs
 
-.PHONY: demo test bootstrap image lint pytest lanes molecule e2e sandbox-down bench
+.PHONY: demo test bootstrap image lint pytest lanes molecule e2e newteam sandbox-down bench
 
 demo: bootstrap image
 	fpops sandbox up
@@ -68,6 +68,10 @@ molecule:
 # What `make demo` does, checked: sandbox up, converge over SSH, second converge changed=0.
 e2e:
 	scripts/sandbox-e2e
+
+# A new team's first day: fpops init, check, provision and deploy on three fresh hosts.
+newteam:
+	scripts/newteam-e2e
 
 sandbox-down: bootstrap
 	fpops sandbox down

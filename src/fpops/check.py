@@ -113,7 +113,7 @@ def host_rows(hosts: dict[str, dict[str, Any]]) -> list[Row]:
     rows = []
     for name, state in sorted(hosts.items()):
         if not state.get("reachable"):
-            rows.append(Row("ssh", name, FAIL, "unreachable"))
+            rows.append(Row("ssh", name, FAIL, "unreachable: " + str(state.get("error") or "?")))
             continue
         if not state.get("os"):
             rows.append(Row("ssh", name, FAIL, "reached, but its facts could not be read"))
