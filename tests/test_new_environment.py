@@ -68,13 +68,9 @@ def test_init_writes_the_inventory_the_settings_and_the_vault(project):
     assert "l1" in children["monitoring"]["hosts"]
     settings = (staging / "group_vars/all/main.yml").read_text()
     assert "10.9.0.0/24" in settings and "server_names: [api.staging.test]" in settings
-    assert "ops@ci" in settings and newenv_marker() not in settings
+    assert "ops@ci" in settings and "ReplaceMe" not in settings
     assert (staging / "group_vars/all/vault.yml").read_text().startswith("$ANSIBLE_VAULT")
     assert (project / ".fpops/staging/vault-password").stat().st_mode & 0o077 == 0
-
-
-def newenv_marker() -> str:
-    return "ReplaceMe"
 
 
 @pytest.mark.parametrize(
