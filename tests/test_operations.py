@@ -111,6 +111,69 @@ def test_in_place_restore_with_yes_confirms_the_stanza(project):
     )
 
 
+def test_redis_restore_asks_then_confirms_and_names_the_archive(project, monkeypatch):
+    that = (
+        "restore_confirm == 'redis' and redis_backup_restore_archive == 'cache1-20261207.rdb.zst'"
+    )
+    ran = playbook(project, "restore_redis", that)
+    questions: list[str] = []
+    monkeypatch.setattr("fpops.operation.sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt: questions.append(prompt) or "yes")
+    argv = ["restore", "production", "--redis", "cache1-20261207.rdb.zst", "--quiet"]
+    assert cli.main(argv) == ExitCode.OK
+    assert ran.exists()
+    assert "replaces the live Redis data in production" in questions[0]
+    assert last_audit(project)["command"] == (
+        "restore production's Redis from the archive cache1-20261207.rdb.zst"
+    )
+
+
+def test_redis_restore_without_an_archive_takes_the_newest(project):
+    that = "restore_confirm == 'redis' and redis_backup_restore_archive is not defined"
+    ran = playbook(project, "restore_redis", that)
+    assert cli.main(["restore", "production", "--redis", "--yes", "--quiet"]) == ExitCode.OK
+    assert ran.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--redis", "--in-place"], "--in-place are PostgreSQL's"),
+        (["--redis", "x.rdb", "--target", "before:2.0.0"], "--target are PostgreSQL's"),
+        (["--redis", "../etc/passwd"], "an archive's file name on the backup host"),
+    ],
+)
+def test_redis_restore_refuses_bad_input_before_any_run(project, capsys, argv, message):
+    ran = playbook(project, "restore_redis", "true")
+    assert cli.main(["restore", "production", *argv, "--yes"]) == ExitCode.BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not ran.exists()
+
+
+def test_restore_point_passes_its_name(project):
+    ran = playbook(project, "restore_point", "restore_point == 'before-reindex'")
+    assert cli.main(["restore-point", "production", "before-reindex", "--quiet"]) == ExitCode.OK
+    assert ran.exists()
+    assert last_audit(project)["command"] == "restore point before-reindex on production's primary"
+
+
+def test_restore_point_refuses_a_name_restore_cannot_use(project, capsys):
+    ran = playbook(project, "restore_point", "true")
+    assert cli.main(["restore-point", "production", "bad name"]) == ExitCode.BAD_INPUT
+    assert "restore point 'bad name'" in capsys.readouterr().err
+    assert not ran.exists()
+
+
+def test_rejoin_asks_first(project, monkeypatch, capsys):
+    ran = playbook(project, "rejoin", "true")
+    monkeypatch.setattr("fpops.operation.sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert cli.main(["rejoin", "production"]) == ExitCode.REFUSED
+    assert not ran.exists()
+    assert cli.main(["rejoin", "production", "--yes", "--quiet"]) == ExitCode.OK
+    assert ran.exists()
+
+
 def test_failover_asks_and_passes_force(project, monkeypatch):
     ran = playbook(
         project, "failover", "postgresql_failover_force and postgresql_failover_to == 'db2'"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fpops import sandbox
 from fpops import sandbox_spec as spec
 
 
@@ -17,7 +18,7 @@ def test_default_subnet_and_fixed_addresses():
     assert str(spec.gateway(network)) == "172.29.0.1"
     ips = {h.name: str(spec.host_ip(network, h)) for h in spec.HOSTS}
     assert ips == {
-        "lb": "172.29.0.10",
+        "lb1": "172.29.0.10",
         "app1": "172.29.0.11",
         "app2": "172.29.0.12",
         "db1": "172.29.0.21",
@@ -42,13 +43,13 @@ def test_bad_subnet_is_refused(bad):
 
 
 def test_container_names():
-    assert [h.container for h in spec.HOSTS][:2] == ["fpops-sandbox-lb", "fpops-sandbox-app1"]
+    assert [h.container for h in spec.HOSTS][:2] == ["fpops-sandbox-lb1", "fpops-sandbox-app1"]
 
 
 def test_groups_keep_host_order():
     groups = {g: [h.name for h in hosts] for g, hosts in spec.groups().items()}
     assert groups == {
-        "lb": ["lb"],
+        "lb": ["lb1"],
         "app": ["app1", "app2"],
         "db_primary": ["db1"],
         "db_replica": ["db2"],
@@ -103,4 +104,21 @@ def test_inventory_is_read_by_ansible(tmp_path):
     ).stdout  # fmt: skip
     listed = json.loads(out)
     assert listed["db_primary"]["hosts"] == ["db1"]
-    assert listed["_meta"]["hostvars"]["lb"]["ansible_host"] == "172.29.0.10"
+    assert listed["_meta"]["hostvars"]["lb1"]["ansible_host"] == "172.29.0.10"
+
+
+def test_where_names_the_api_with_a_curl_line_that_needs_no_dns(tmp_path):
+    project = tmp_path / "project"
+    (project / "inventories" / "sandbox" / "group_vars").mkdir(parents=True)
+    (project / "inventories" / "sandbox" / "group_vars" / "lb.yml").write_text(
+        "nginx_vhosts:\n  - {name: api, server_names: [api.example.test, lb1]}\n"
+    )
+    rows = dict(sandbox.where(project, spec.subnet({})))
+    assert rows["API"] == "https://api.example.test/health"
+    ca = project / "inventories" / "sandbox" / ".pki" / "ca.crt"
+    assert rows[""] == (
+        f"curl --resolve api.example.test:443:172.29.0.10 --cacert {ca} "
+        "https://api.example.test/health"
+    )
+    assert rows["Prometheus"] == "http://172.29.0.41:9090"
+    assert rows["Alertmanager"] == "http://172.29.0.41:9093"

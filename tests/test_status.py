@@ -34,6 +34,11 @@ def project(tmp_path, monkeypatch):
         " ansible_become=false\n"
         "nowhere ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh"
         " ansible_ssh_timeout=3 ansible_ssh_common_args='-o ConnectTimeout=3'\n"
+        "[lb]\nlocalhost\n"
+    )
+    (inventory / "group_vars").mkdir()
+    (inventory / "group_vars" / "lb.yml").write_text(
+        "nginx_vhosts:\n  - {name: api, server_names: [api.example.test, lb1]}\n"
     )
     monkeypatch.setenv(PROJECT_DIR_ENV, str(tmp_path))
     return tmp_path
@@ -44,6 +49,7 @@ def test_status_json_names_reachable_and_unreachable_hosts(project, capsys):
     document = json.loads(capsys.readouterr().out)
     assert code == ExitCode.UNREACHABLE
     assert document["hosts"]["localhost"]["reachable"] is True
+    assert document["hosts"]["localhost"]["urls"] == ["https://api.example.test/"]
     assert document["hosts"]["nowhere"]["reachable"] is False
     assert document["now"] > 1_700_000_000
 
@@ -169,3 +175,61 @@ def test_redis_sentinels_that_disagree_or_lost_quorum_are_called_out():
     status.render({"now": 0, "hosts": hosts}, "production", console)
     text = console.export_text()
     assert "different primaries" in text and "no quorum" in text and "NOQUORUM" in text
+
+
+def test_after_a_failover_the_hosts_table_shows_group_and_live_role_and_warns():
+    hosts = {
+        "db1": {"reachable": True, "groups": ["db_primary"], "postgresql": "replica 0"},
+        "db2": {"reachable": True, "groups": ["db_replica"], "postgresql": "primary 0"},
+        "cache1": {"reachable": True, "groups": ["cache"], "redis": "master"},
+    }
+    console = Console(record=True, width=200)
+    status.render({"now": 0, "hosts": hosts}, "production", console)
+    text = console.export_text()
+    assert "PostgreSQL replica" in text and "Redis primary" in text
+    assert status.group_disagreements(hosts) == [
+        "db1 is in db_primary but is a replica",
+        "db2 is in db_replica but is the primary",
+    ]
+    assert "disagree with who leads" in text
+
+
+def test_a_database_without_backups_says_none_yet_and_the_lb_its_public_url():
+    hosts = {
+        "db1": {"reachable": True, "groups": ["db_primary"], "postgresql": "primary 0"},
+        "lb1": {"reachable": True, "groups": ["lb"], "urls": ["https://api.example.test/"]},
+    }
+    console = Console(record=True, width=160)
+    status.render({"now": 0, "hosts": hosts}, "production", console)
+    text = console.export_text()
+    assert "none yet" in text
+    assert "public URL: https://api.example.test/" in text
+    assert "disagree" not in text
+
+
+def test_firing_alerts_and_targets_down_are_listed():
+    labels = {"alertname": "RedisDown", "severity": "critical", "instance": "cache1:9121"}
+    down = [[{"job": "redis", "instance": "cache1:9121"}, "connection refused"]]
+    hosts = {
+        "mon1": {
+            "reachable": True,
+            "groups": ["monitoring"],
+            "alerts": [[labels, "2027-01-15T07:58:20.000Z"]],
+            "targets": {"up": 11, "down": down},
+        },
+    }
+    console = Console(record=True, width=160)
+    status.render({"now": 1_800_000_000, "hosts": hosts}, "production", console)  # 08:00:00Z
+    text = console.export_text()
+    assert "alerts firing: 1" in text and "RedisDown" in text and "critical" in text
+    assert "100 s" not in text and "1 min" in text
+    assert "11 targets up, 1 down" in text and "connection refused" in text
+
+
+def test_a_monitoring_host_whose_apis_do_not_answer_is_called_out():
+    hosts = {"mon1": {"reachable": True, "groups": ["monitoring"]}}
+    console = Console(record=True, width=160)
+    status.render({"now": 0, "hosts": hosts}, "production", console)
+    text = console.export_text()
+    assert "Alertmanager on mon1 did not answer" in text
+    assert "Prometheus on mon1 did not answer" in text

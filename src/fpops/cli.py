@@ -153,7 +153,7 @@ def run_init(args: argparse.Namespace, project_dir: Path, console: Console) -> E
 
 
 def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
-    """backup, restore, drill, failover."""
+    """backup, restore, restore-point, drill, failover, rejoin."""
     backup = env_command(commands, "backup", help="an on-demand backup (playbooks/backup.yml)")
     backup.add_argument("--type", dest="kind", default="incr", choices=data_ops.BACKUP_TYPES)
     backup.add_argument("--what", default="all", choices=data_ops.BACKUP_WHAT)
@@ -176,7 +176,24 @@ def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     restore.add_argument("--set", dest="backup_set", default="", help="restore from this backup")
     restore.add_argument("--repo", type=int, default=1, help="pgBackRest repository (2: S3)")
     restore.add_argument("--stanza", default="main", help="the pgBackRest stanza (confirmation)")
+    restore.add_argument(
+        "--redis",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ARCHIVE",
+        help="restore Redis instead (playbooks/restore_redis.yml), from ARCHIVE on the backup"
+        " host or the newest (asks first)",
+    )
     add_run_options(restore)
+
+    point = env_command(
+        commands,
+        "restore-point",
+        help="a named restore point on the primary (playbooks/restore_point.yml)",
+    )
+    point.add_argument("name", metavar="NAME", help="restore later with --target NAME")
+    add_run_options(point)
 
     drill = env_command(commands, "drill", help="restore drill (playbooks/drill.yml)")
     add_run_options(drill)
@@ -191,6 +208,13 @@ def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
         "--force", action="store_true", help="even if the replica lags or does not stream"
     )
     add_run_options(failover)
+
+    rejoin = env_command(
+        commands,
+        "rejoin",
+        help="rebuild a fenced former primary as a replica (playbooks/rejoin.yml; asks first)",
+    )
+    add_run_options(rejoin)
 
 
 def add_admin_commands(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -225,7 +249,7 @@ def add_run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--check", action="store_true", help="dry run: change nothing")
     command.add_argument("--diff", action="store_true", help="show file changes")
     command.add_argument(
-        "--yes", action="store_true", help="no confirmation question (restore, failover)"
+        "--yes", action="store_true", help="no confirmation question (restore, failover, rejoin)"
     )
     output = command.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="one JSON object per event line")
@@ -302,6 +326,17 @@ def operation_for(args: argparse.Namespace, project_dir: Path, argv: Sequence[st
             project_dir, env, args.kind, args.what, args.repo, args.limit, verbosity
         )
         return Operation(request, argv)
+    if args.command == "restore" and args.redis is not None:
+        postgresql_only = {
+            "--target": args.target != "latest",
+            "--in-place": args.in_place,
+            "--set": bool(args.backup_set),
+            "--repo": args.repo != 1,
+        }
+        if given := [option for option, used in postgresql_only.items() if used]:
+            raise ProjectError(f"--redis restores Redis: {', '.join(given)} are PostgreSQL's")
+        request, confirm = data_ops.redis_restore_request(project_dir, env, args.redis, verbosity)
+        return Operation(request, argv, confirm=confirm)
     if args.command == "restore":
         request, confirm = data_ops.restore_request(
             project_dir,
@@ -313,6 +348,12 @@ def operation_for(args: argparse.Namespace, project_dir: Path, argv: Sequence[st
             args.stanza,
             verbosity,
         )
+        return Operation(request, argv, confirm=confirm)
+    if args.command == "restore-point":
+        request = data_ops.restore_point_request(project_dir, env, args.name, verbosity)
+        return Operation(request, argv)
+    if args.command == "rejoin":
+        request, confirm = data_ops.rejoin_request(project_dir, env, verbosity)
         return Operation(request, argv, confirm=confirm)
     if args.command == "drill":
         return Operation(data_ops.drill_request(project_dir, env, verbosity), argv)

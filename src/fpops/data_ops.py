@@ -1,4 +1,5 @@
-"""The data commands: `fpops backup`, `restore`, `drill`, `failover` (requests for playbooks)."""
+"""The data commands: `fpops backup`, `restore`, `restore-point`, `drill`, `failover`, `rejoin`
+(requests for playbooks)."""
 
 from __future__ import annotations
 
@@ -132,3 +133,69 @@ def failover_request(
         + "."
     )
     return (replace(request, extravars=extravars) if extravars else request), confirm
+
+
+def redis_restore_request(
+    project_dir: Path, environment: str, archive: str = "", verbosity: int = 0
+) -> tuple[RunRequest, str]:
+    """restore_redis.yml from ARCHIVE on the backup host (the newest when empty), and what the
+    confirmation must say. The runner passes the playbook's confirmation once the person agreed."""
+    archive = archive.strip()
+    if archive and (not _NAME.match(archive) or "/" in archive):
+        raise ProjectError(f"--redis {archive!r}: an archive's file name on the backup host")
+    extravars: ExtraVars = {"restore_confirm": "redis"}
+    if archive:
+        extravars["redis_backup_restore_archive"] = archive
+    which = f"the archive {archive}" if archive else "the newest archive"
+    request = playbook_request(
+        project_dir,
+        environment,
+        "restore_redis",
+        f"restore {environment}'s Redis from {which}",
+        verbosity=verbosity,
+    )
+    confirm = (
+        f"This replaces the live Redis data in {environment} with {which} on the backup host:"
+        " keys written since it was made are lost (the primary's files are kept aside in"
+        " <dir>.before-restore); the replicas resynchronise from the primary."
+    )
+    return replace(request, extravars=extravars), confirm
+
+
+def restore_point_request(
+    project_dir: Path, environment: str, name: str, verbosity: int = 0
+) -> RunRequest:
+    """restore_point.yml: a named restore point on the primary, for `restore --target NAME`."""
+    if not _NAME.match(name):
+        raise ProjectError(
+            f"restore point {name!r}: letters, digits and . _ : - (at most 63, a letter or digit"
+            " first)"
+        )
+    request = playbook_request(
+        project_dir,
+        environment,
+        "restore_point",
+        f"restore point {name} on {environment}'s primary",
+        verbosity=verbosity,
+    )
+    return replace(request, extravars={"restore_point": name})
+
+
+def rejoin_request(
+    project_dir: Path, environment: str, verbosity: int = 0
+) -> tuple[RunRequest, str]:
+    """rejoin.yml (streaming replication) and what the confirmation must say."""
+    request = playbook_request(
+        project_dir,
+        environment,
+        "rejoin",
+        f"rejoin of {environment}'s fenced PostgreSQL nodes",
+        verbosity=verbosity,
+    )
+    confirm = (
+        f"This rebuilds every fenced former primary in {environment} as a replica of the current"
+        " primary: its data directory is replaced by a fresh copy (pg_basebackup); anything only"
+        " it had, not archived, is lost. With Patroni (group db) a former leader rejoins by"
+        " itself: there is nothing to run."
+    )
+    return request, confirm

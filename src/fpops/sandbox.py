@@ -189,7 +189,10 @@ def up(project_dir: Path, console: Console) -> ExitCode:
         raise SandboxError("scripts/build-test-image failed")
     ensure_network(network)
     existing = containers(spec.LABEL, spec.CONTAINER_PREFIX)
-    stale = [h.container for h in spec.HOSTS if existing.get(h.container, "running") != "running"]
+    # A container of a host the sandbox no longer has (a renamed one) would hold its address.
+    wanted = {h.container for h in spec.HOSTS}
+    stale = [name for name in existing if name not in wanted]
+    stale += [h.container for h in spec.HOSTS if existing.get(h.container, "running") != "running"]
     if stale:
         docker("rm", "-f", *stale)
     missing = [h for h in spec.HOSTS if existing.get(h.container) != "running"]
@@ -276,4 +279,25 @@ def status(project_dir: Path, console: Console, as_json: bool) -> ExitCode:
             "[green]yes[/]" if r.ssh else "[red]no[/]",
         )
     console.print(table)
+    if not Paths(project_dir).inventory.exists():
+        return ExitCode.OK
+    for label, value in where(project_dir, spec.subnet(os.environ)):
+        console.print(f"[bold]{label:<13}[/]{value}", highlight=False, soft_wrap=True)
     return ExitCode.OK
+
+
+def where(project_dir: Path, network: ipaddress.IPv4Network) -> list[tuple[str, str]]:
+    """What an operator opens after `make demo`: the API (with the curl line that works without
+    DNS, trusting the sandbox's internal CA), Prometheus, Alertmanager, the status command."""
+    ips = {h.group: str(spec.host_ip(network, h)) for h in spec.HOSTS}
+    api = spec.api_name(project_dir)
+    ca = Paths(project_dir).inventory.parent / ".pki" / "ca.crt"
+    if ca.is_relative_to(Path.cwd()):
+        ca = ca.relative_to(Path.cwd())
+    return [
+        ("API", f"https://{api}/health"),
+        ("", f"curl --resolve {api}:443:{ips['lb']} --cacert {ca} https://{api}/health"),
+        ("Prometheus", f"http://{ips['monitoring']}:9090"),
+        ("Alertmanager", f"http://{ips['monitoring']}:9093"),
+        ("Status", "fpops status sandbox"),
+    ]

@@ -32,7 +32,8 @@ class SandboxHost:
 
 
 HOSTS: tuple[SandboxHost, ...] = (
-    SandboxHost("lb", "lb", 10),
+    # Host names differ from group names (`lb` as both made Ansible warn on every run).
+    SandboxHost("lb1", "lb", 10),
     SandboxHost("app1", "app", 11),
     SandboxHost("app2", "app", 12),
     SandboxHost("db1", "db_primary", 21),
@@ -109,3 +110,11 @@ def inventory(
 def render_inventory(data: Mapping[str, Any]) -> str:
     body = yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False, width=1000)
     return INVENTORY_HEADER + body
+
+
+def api_name(project_dir: Path) -> str:
+    """The API's public name: the first server name of the lb's first vhost in the committed
+    sandbox group_vars."""
+    lb_vars = project_dir / "inventories" / "sandbox" / "group_vars" / "lb.yml"
+    vhosts = yaml.safe_load(lb_vars.read_text(encoding="utf-8")).get("nginx_vhosts") or []
+    return str(vhosts[0]["server_names"][0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +57,55 @@ def backups(document: dict[str, Any]) -> dict[str, float]:
     return newest
 
 
+def live_roles(name: str, state: dict[str, Any], hosts: dict[str, dict[str, Any]]) -> list[str]:
+    """What the host is right now, read from the services (not the inventory)."""
+    roles = []
+    postgresql = str(state.get("postgresql") or "").partition(" ")[0]
+    if postgresql:
+        roles.append(f"PostgreSQL {postgresql}")
+    member = next((m for m in patroni_members(hosts) if m.get("name") == name), None)
+    if member:
+        roles.append(f"Patroni {member.get('role', '')}")
+    redis = str(state.get("redis") or "")
+    if redis:
+        roles.append("Redis " + {"master": "primary", "slave": "replica"}.get(redis, redis))
+    return roles
+
+
+def group_disagreements(hosts: dict[str, dict[str, Any]]) -> list[str]:
+    """Database hosts whose inventory group says the other role than PostgreSQL does (streaming
+    replication after a failover, before the inventory was edited)."""
+    found = []
+    for name, state in sorted(hosts.items()):
+        live = str(state.get("postgresql") or "").partition(" ")[0]
+        groups = state.get("groups", [])
+        if "db_primary" in groups and live == "replica":
+            found.append(f"{name} is in db_primary but is a replica")
+        if "db_replica" in groups and live == "primary":
+            found.append(f"{name} is in db_replica but is the primary")
+    return found
+
+
 def render(document: dict[str, Any], environment: str, console: Console) -> None:
     hosts: dict[str, dict[str, Any]] = document.get("hosts", {})
     now = float(document.get("now", 0))
     table = Table(title=f"{environment}: hosts")
-    for column in ("host", "groups", "reachable"):
+    for column in ("host", "inventory groups", "live role", "reachable"):
         table.add_column(column)
     for name, state in sorted(hosts.items()):
         reach = "yes" if state.get("reachable") else "[red]NO[/red]"
-        table.add_row(name, ", ".join(state.get("groups", [])), reach)
+        live = ", ".join(live_roles(name, state, hosts))
+        table.add_row(name, ", ".join(state.get("groups", [])), live, reach)
     console.print(table)
+    if disagreements := group_disagreements(hosts):
+        console.print(
+            "[red]The inventory's groups disagree with who leads: "
+            + "; ".join(disagreements)
+            + ". Move the hosts between db_primary and db_replica in the inventory before the"
+            " next provision.[/red]"
+        )
+    for url in sorted({u for state in hosts.values() for u in state.get("urls") or []}):
+        console.print(f"public URL: {url}", highlight=False)
 
     apps = [(n, s) for n, s in sorted(hosts.items()) if s.get("release")]
     if apps:
@@ -106,12 +146,15 @@ def render(document: dict[str, Any], environment: str, console: Console) -> None
     _render_sentinel(hosts, console)
 
     newest = backups(document)
-    if newest:
+    backed_up = ("db_primary", "db_replica", "db", "backup")
+    if newest or any(set(backed_up) & set(s.get("groups", [])) for s in hosts.values()):
         table = Table(title="backups (last success)")
         for column in ("type", "age"):
             table.add_column(column)
         for kind, when in sorted(newest.items()):
             table.add_row(kind, _age(now - when))
+        if not newest:
+            table.add_row("[yellow]none yet[/yellow]", "")
         console.print(table)
 
     certificates = [
@@ -126,6 +169,62 @@ def render(document: dict[str, Any], environment: str, console: Console) -> None
         for name, (cert, end) in certificates:
             days = int((float(end) - now) // 86400)
             table.add_row(name, cert, str(days) if days >= 14 else f"[red]{days}[/red]")
+        console.print(table)
+
+    _render_monitoring(hosts, now, console)
+
+
+def firing_alerts(hosts: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, str], str]]:
+    """(monitoring host, the alert's labels, since) for every alert firing, per monitoring host."""
+    return [
+        (name, dict(labels), str(since))
+        for name, state in sorted(hosts.items())
+        for labels, since in state.get("alerts") or []
+    ]
+
+
+def _since(started: str, now: float) -> str:
+    try:
+        at = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return started
+    return _age(max(0.0, now - at))
+
+
+def _render_monitoring(hosts: dict[str, dict[str, Any]], now: float, console: Console) -> None:
+    monitoring = [(n, s) for n, s in sorted(hosts.items()) if "monitoring" in s.get("groups", [])]
+    if not monitoring:
+        return
+    for name, state in monitoring:
+        if state.get("reachable") and state.get("alerts") is None:
+            console.print(f"[red]Alertmanager on {name} did not answer[/red]")
+        if state.get("reachable") and state.get("targets") is None:
+            console.print(f"[red]Prometheus on {name} did not answer[/red]")
+    alerts = firing_alerts(hosts)
+    table = Table(title=f"alerts firing: {len(alerts) or 'none'}")
+    for column in ("alert", "severity", "instance", "since"):
+        table.add_column(column)
+    for _, labels, since in alerts:
+        severity = labels.get("severity", "")
+        shown = f"[red]{severity}[/red]" if severity == "critical" else severity
+        table.add_row(
+            labels.get("alertname", ""), shown, labels.get("instance", ""), _since(since, now)
+        )
+    console.print(table)
+    for name, state in monitoring:
+        targets = state.get("targets")
+        if not targets:
+            continue
+        down = targets.get("down") or []
+        title = f"Prometheus on {name}: {targets.get('up', 0)} targets up, {len(down)} down"
+        if not down:
+            console.print(title)
+            continue
+        table = Table(title=title)
+        for column in ("job", "instance", "error"):
+            table.add_column(column)
+        for labels, error in down:
+            table.add_row(labels.get("job", ""), labels.get("instance", ""), str(error))
         console.print(table)
 
 

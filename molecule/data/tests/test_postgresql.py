@@ -172,3 +172,22 @@ def test_passwords_are_stored_as_scram(nodes):
         "AND rolpassword NOT LIKE 'SCRAM-SHA-256$%'",
     )
     assert out.stdout.strip() == "0"
+
+
+def test_ddl_and_grants_are_audited_with_the_session_role(nodes, vault):
+    """pgaudit (postgresql_pgaudit_log: ddl, role): a migration's CREATE TABLE and GRANT land in
+    the PostgreSQL log with the role that ran them; a SELECT does not (class read is off)."""
+    name = f"audited_{uuid.uuid4().hex[:8]}"
+    for statement in (f"CREATE TABLE {name} (id int)", f"GRANT SELECT ON {name} TO app_ro"):
+        assert psql(nodes["client"], vault, nodes["primary_ip"], "migrator", statement).rc == 0
+    read = psql(nodes["client"], vault, nodes["primary_ip"], "migrator", f"SELECT * FROM {name}")
+    assert read.rc == 0, read.stderr
+    log = "/var/log/postgresql/postgresql-15-main.log"
+    lines = nodes["primary"].check_output(f"grep -F 'AUDIT: ' {log} | grep -F {name} || true")
+    audited = [line for line in lines.splitlines() if "user=migrator" in line]
+    assert not [line for line in audited if f"SELECT * FROM {name}" in line], lines
+    assert any(f",DDL,CREATE TABLE,,,CREATE TABLE {name}" in line for line in audited), lines
+    assert any(f",ROLE,GRANT,,,GRANT SELECT ON {name} TO app_ro" in line for line in audited), lines
+    assert nodes["primary"].check_output("runuser -u postgres -- psql -Atc 'SHOW pgaudit.log'") == (
+        "ddl, role"
+    )
