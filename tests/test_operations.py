@@ -128,6 +128,15 @@ def test_redis_restore_asks_then_confirms_and_names_the_archive(project, monkeyp
     )
 
 
+def test_redis_restore_takes_an_archive_as_listed_on_the_backup_host(project):
+    archive = "cache1/redis-cache1-20261207T150000Z.tar.zst"
+    ran = playbook(project, "restore_redis", f"redis_backup_restore_archive == '{archive}'")
+    assert (
+        cli.main(["restore", "production", "--redis", archive, "--yes", "--quiet"]) == ExitCode.OK
+    )
+    assert ran.exists()
+
+
 def test_redis_restore_without_an_archive_takes_the_newest(project):
     that = "restore_confirm == 'redis' and redis_backup_restore_archive is not defined"
     ran = playbook(project, "restore_redis", that)
@@ -141,6 +150,7 @@ def test_redis_restore_without_an_archive_takes_the_newest(project):
         (["--redis", "--in-place"], "--in-place are PostgreSQL's"),
         (["--redis", "x.rdb", "--target", "before:2.0.0"], "--target are PostgreSQL's"),
         (["--redis", "../etc/passwd"], "an archive's file name on the backup host"),
+        (["--redis", "/var/lib/x.tar.zst"], "an archive's file name on the backup host"),
     ],
 )
 def test_redis_restore_refuses_bad_input_before_any_run(project, capsys, argv, message):

@@ -16,6 +16,8 @@ BACKUP_WHAT = ("all", "postgresql", "redis")
 # What restore.yml accepts as a time: date, time, optional fraction and zone.
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}(:?\d{2})?|Z)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
+# A Redis archive on the backup host: its file name, or <cache host>/<file name> as listed there.
+_ARCHIVE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,252}/)?[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
 
 
 def backup_request(
@@ -141,8 +143,10 @@ def redis_restore_request(
     """restore_redis.yml from ARCHIVE on the backup host (the newest when empty), and what the
     confirmation must say. The runner passes the playbook's confirmation once the person agreed."""
     archive = archive.strip()
-    if archive and (not _NAME.match(archive) or "/" in archive):
-        raise ProjectError(f"--redis {archive!r}: an archive's file name on the backup host")
+    if archive and (not _ARCHIVE.match(archive) or ".." in archive):
+        raise ProjectError(
+            f"--redis {archive!r}: an archive's file name on the backup host (or HOST/FILE)"
+        )
     extravars: ExtraVars = {"restore_confirm": "redis"}
     if archive:
         extravars["redis_backup_restore_archive"] = archive
