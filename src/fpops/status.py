@@ -73,8 +73,9 @@ def live_roles(name: str, state: dict[str, Any], hosts: dict[str, dict[str, Any]
 
 
 def group_disagreements(hosts: dict[str, dict[str, Any]]) -> list[str]:
-    """Database hosts whose inventory group says the other role than PostgreSQL does (streaming
-    replication after a failover, before the inventory was edited)."""
+    """Database hosts whose inventory group says the other role than PostgreSQL does: after a
+    streaming-mode failover, which records the new primary in .state/postgresql_primary (the
+    plays follow that file) and leaves the inventory's groups as they were."""
     found = []
     for name, state in sorted(hosts.items()):
         live = str(state.get("postgresql") or "").partition(" ")[0]
@@ -101,8 +102,9 @@ def render(document: dict[str, Any], environment: str, console: Console) -> None
         console.print(
             "[red]The inventory's groups disagree with who leads: "
             + "; ".join(disagreements)
-            + ". Move the hosts between db_primary and db_replica in the inventory before the"
-            " next provision.[/red]"
+            + ". The plays follow the primary failover.yml recorded (the inventory's"
+            " .state/postgresql_primary); move the hosts between db_primary and db_replica so the"
+            " inventory says the same.[/red]"
         )
     for url in sorted({u for state in hosts.values() for u in state.get("urls") or []}):
         console.print(f"public URL: {url}", highlight=False)
