@@ -22,7 +22,7 @@ JOBS ?= 3
 SCENARIOS ?= $(filter-out e2e newteam static,$(SUITES))
 
 # Python programs the roles install, without a .py suffix (ruff finds only *.py by itself).
-PY_SCRIPTS := roles/redis/files/usr/local/lib/fpops/redis-apply roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk scripts/lane-report scripts/role-docs
+PY_SCRIPTS := roles/redis/files/usr/local/lib/fpops/redis-apply roles/pgbackrest/files/pgbackrest-drill roles/alertmanager/files/fpops-alert-dingtalk scripts/container-cpu scripts/lane-report scripts/role-docs
 
 .PHONY: demo test bootstrap image lint pytest lanes molecule e2e newteam sandbox-down bench
 
