@@ -184,9 +184,10 @@ def up(project_dir: Path, console: Console) -> ExitCode:
     network = spec.subnet(os.environ)
     public_key = ensure_key(paths)
     console.print("building the test image if needed", style="dim")
-    build = subprocess.run([str(project_dir / "scripts" / "build-test-image")], check=False)
-    if build.returncode != 0:
-        raise SandboxError("scripts/build-test-image failed")
+    for script in ("build-test-image", "build-warm-image"):
+        build = subprocess.run([str(project_dir / "scripts" / script), "bookworm"], check=False)
+        if build.returncode != 0:
+            raise SandboxError(f"scripts/{script} failed")
     ensure_network(network)
     existing = containers(spec.LABEL, spec.CONTAINER_PREFIX)
     # A container of a host the sandbox no longer has (a renamed one) would hold its address.

@@ -11,7 +11,9 @@ from typing import Any
 import yaml
 
 NETWORK = "fpops-sandbox"
-IMAGE = "fpops/test-host:bookworm"
+# The warm image (scripts/build-warm-image): Debian 12 with fresh package lists and the base
+# role's packages unpacked. Installing them on a bare host is proven by the foundation scenario.
+IMAGE = "fpops/test-host:bookworm-warm"
 LABEL = "fpops.sandbox=1"
 CONTAINER_PREFIX = "fpops-sandbox-"
 SUBNET_ENV = "FPOPS_SANDBOX_SUBNET"
