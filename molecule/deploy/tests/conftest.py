@@ -38,9 +38,12 @@ class Load:
         self.out = f"/tmp/hey-{name}.txt"
 
     def start(self) -> Load:
-        # 4 clients x 10 requests/s, bounded at 10 minutes in case stop() is never reached.
+        # 2 clients x 10 requests/s (a request every 50 ms through each switch), bounded at 10
+        # minutes in case stop() is never reached. Each /health runs PostgreSQL, Redis and schema
+        # checks: at 4 x 10 the load was most of this scenario's container CPU (README, "sixth
+        # cut"); benchmarks/deploy_rollback.py keeps measuring at 4 x 10 on the sandbox.
         self.sink.check_output(
-            f"setsid nohup hey -z 600s -c 4 -q 10 -t 10 {URL} > {self.out} 2>&1 < /dev/null &"
+            f"setsid nohup hey -z 600s -c 2 -q 10 -t 10 {URL} > {self.out} 2>&1 < /dev/null &"
         )
         time.sleep(3)  # the first requests are in flight before anything changes
         return self
