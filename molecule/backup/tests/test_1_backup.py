@@ -5,6 +5,9 @@ The tests run in file order (a backup exists once the on-demand one ran).
 
 from __future__ import annotations
 
+import re
+import time
+
 from conftest import STANZA, info, playbook, recap, sql
 
 METRICS = "/var/lib/prometheus/node-exporter"
@@ -54,6 +57,30 @@ def test_on_demand_full_backup_says_its_label(primary, repo):
     backups = info(repo)["backup"]
     assert backups[-1]["type"] == "full"
     assert f"backup {backups[-1]['label']} (full)" in out.stdout
+
+
+def test_logs_rotate_on_the_repository_and_database_hosts(primary, repo):
+    """/etc/logrotate.d/pgbackrest (pgbackrest_log_retention_days) on both sides: the whole
+    logrotate configuration parses without error, a forced rotation keeps the old lines in .1,
+    and the primary's asynchronous archiver writes its next lines to the emptied file."""
+    for host in (primary, repo):
+        dry = host.run("logrotate --debug /etc/logrotate.conf")
+        assert dry.rc == 0 and not re.search(r"^error:", dry.stderr, re.MULTILINE), dry.stderr
+        assert "rotate 30" in host.file("/etc/logrotate.d/pgbackrest").content_string
+        rotated = host.run("logrotate --force /etc/logrotate.d/pgbackrest")
+        assert rotated.rc == 0, rotated.stderr
+    assert repo.file(f"/var/log/pgbackrest/{STANZA}-backup.log.1").exists
+    log = f"/var/log/pgbackrest/{STANZA}-archive-push-async.log"
+    assert primary.file(f"{log}.1").exists
+    sql(
+        primary,
+        "INSERT INTO backup_probe VALUES (1000001, 'after rotation') ON CONFLICT DO NOTHING",
+    )
+    sql(primary, "SELECT pg_switch_wal()")
+    deadline = time.monotonic() + 30
+    while primary.file(log).size == 0 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert primary.file(log).size > 0, "the archiver wrote nothing after the rotation"
 
 
 def test_timers_act_only_on_the_primary(primary, replica):

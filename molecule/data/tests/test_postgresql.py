@@ -1,5 +1,6 @@
 """PostgreSQL: streaming over TLS via a slot, least privilege, hba and firewall per inventory."""
 
+import re
 import time
 import uuid
 
@@ -191,3 +192,23 @@ def test_ddl_and_grants_are_audited_with_the_session_role(nodes, vault):
     assert nodes["primary"].check_output("runuser -u postgres -- psql -Atc 'SHOW pgaudit.log'") == (
         "ddl, role"
     )
+
+
+def test_the_server_log_rotates_and_postgresql_writes_on(nodes, vault):
+    """/etc/logrotate.d/postgresql-common (postgresql_log_retention_days): the whole logrotate
+    configuration parses without error; a forced rotation keeps the old lines in .1 and the
+    server's next audited statement lands in the emptied file."""
+    primary = nodes["primary"]
+    log = "/var/log/postgresql/postgresql-15-main.log"
+    dry = primary.run("logrotate --debug /etc/logrotate.conf")
+    assert dry.rc == 0 and not re.search(r"^error:", dry.stderr, re.MULTILINE), dry.stderr
+    assert "rotate 30" in primary.file("/etc/logrotate.d/postgresql-common").content_string
+    rotated = primary.run("logrotate --force /etc/logrotate.d/postgresql-common")
+    assert rotated.rc == 0, rotated.stderr
+    assert primary.file(f"{log}.1").exists
+    name = f"after_rotation_{uuid.uuid4().hex[:8]}"
+    made = psql(
+        nodes["client"], vault, nodes["primary_ip"], "migrator", f"CREATE TABLE {name} (id int)"
+    )
+    assert made.rc == 0, made.stderr
+    assert primary.run(f"grep -F 'CREATE TABLE {name}' {log}").rc == 0
