@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -28,6 +29,8 @@ def run(tmp_path: Path, passphrase: str) -> subprocess.CompletedProcess[str]:
     hosts = {
         name: {
             "ansible_connection": "local",
+            # This Python (it has the cryptography library), not whatever python3 on PATH is.
+            "ansible_python_interpreter": sys.executable,
             "pki_host_dir": str(tmp_path / name),
             "pki_ca_dir": str(tmp_path / "ca"),
             "vault_pki_ca_passphrase": passphrase,
