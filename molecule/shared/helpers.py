@@ -120,6 +120,27 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     }
 
 
+def changed_by_roles_again(hosts: str, roles: list[str], workdir: Path) -> dict[str, int]:
+    """Run ROLES on HOSTS once more (a one-play playbook written into WORKDIR), as a role's
+    idempotence check where the scenario has no Molecule idempotence step. The hosts the run
+    changed and how many tasks each, {} when none; the run itself must succeed."""
+    playbook = workdir / "again.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": hosts, "become": True, "roles": roles}]))
+    out = run_playbook(playbook)
+    assert out.returncode == 0, out.stdout[-3000:]
+    return {name: c["changed"] for name, c in recap(out.stdout).items() if c["changed"]}
+
+
+def rotate_logs(host, rule: str) -> None:
+    """logrotate on HOST: its whole configuration parses with no error (a dry run), then
+    /etc/logrotate.d/RULE is rotated by force."""
+    dry = host.run("logrotate --debug /etc/logrotate.conf")
+    # Errors are lines starting "error:"; a file name (error.log) is not one.
+    assert dry.rc == 0 and not re.search(r"^error:", dry.stderr, re.MULTILINE), dry.stderr
+    rotated = host.run(f"logrotate --force /etc/logrotate.d/{rule}")
+    assert rotated.rc == 0, rotated.stderr
+
+
 def run_project_playbook(name: str, *extra: str) -> subprocess.CompletedProcess:
     """Run one of the project's playbooks (playbooks/NAME) against the scenario's hosts."""
     return run_playbook(project_dir() / "playbooks" / name, *extra)

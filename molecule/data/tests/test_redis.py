@@ -13,7 +13,8 @@ import time
 import uuid
 
 import pytest
-from conftest import recap, run_playbook
+from conftest import run_playbook
+from helpers import changed_by_roles_again
 
 PORT = 6379
 CONF = "/etc/redis/redis.conf"
@@ -279,20 +280,12 @@ def test_replica_has_the_data(replica, passwords, as_app, key):
     as_app("DEL", key)
 
 
-CACHE_ONLY = "- hosts: cache\n  become: true\n  roles: [fpops.platform.redis]\n"
-
-
 def test_the_redis_role_run_again_changes_nothing(tmp_path):
     """Idempotence of what this scenario has and the sandbox does not: a Redis replica, on
     Debian 13 (cache2), beside its primary on Debian 12. (No Molecule idempotence step here: e2e's
     second converge covers the other roles, PostgreSQL's primary and replica among them; web's
     and foundation's cover an app host and the base roles on Debian 13.)"""
-    playbook = tmp_path / "cache.yml"
-    playbook.write_text(CACHE_ONLY)
-    out = run_playbook(playbook)
-    assert out.returncode == 0, out.stdout[-3000:]
-    changed = {name: c["changed"] for name, c in recap(out.stdout).items() if c["changed"]}
-    assert changed == {}, out.stdout[-3000:]
+    assert changed_by_roles_again("cache", ["fpops.platform.redis"], tmp_path) == {}
 
 
 # --- Bad input ----------------------------------------------------------------------------------
