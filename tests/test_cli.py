@@ -112,6 +112,29 @@ def test_provision_runs_site_yml_quietly(project, capsys):
     assert out[0].startswith("provision production: OK (exit 0)")
 
 
+def test_provision_only_runs_the_tiers_named_and_the_untagged_checks(project, capsys):
+    local_inventory(project)
+    marks = project / "ran"
+    plays = "".join(
+        f"- hosts: all\n  gather_facts: false\n  tags: [{tag}]\n  tasks:\n"
+        f"    - ansible.builtin.shell: echo {tag} >> {marks}\n"
+        for tag in ("always", "base", "database", "cache")
+    )
+    (project / "playbooks" / "site.yml").write_text(plays)
+    argv = ["provision", "production", "--only", "cache", "--only", "database,cache", "--quiet"]
+    assert cli.main(argv) == ExitCode.OK
+    assert marks.read_text().split() == ["always", "database", "cache"]
+    assert capsys.readouterr().out.startswith("provision production (cache, database): OK")
+
+
+def test_provision_only_refuses_a_tier_that_does_not_exist(project, capsys):
+    local_inventory(project)
+    assert cli.main(["provision", "production", "--only", "db,cache"]) == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert "no tier named db" in err
+    assert "database" in err
+
+
 def test_deploy_passes_the_version_to_a_real_run(project, capsys):
     local_inventory(project)
     (project / "playbooks" / "deploy.yml").write_text(

@@ -146,3 +146,19 @@ def test_every_entry_point_called_is_declared_in_argument_specs():
 def test_roles_are_called_by_fqcn():
     short = sorted({f"{role} ({caller})" for role, _, caller in role_calls() if "." not in role})
     assert not short, "called by short name: " + ", ".join(short)
+
+
+def test_every_play_of_site_yml_belongs_to_one_tier_of_provision_only():
+    """`fpops provision --only TIER` selects plays by tag: a play without a tier's tag would
+    run under no --only, and one with two would run under the wrong one."""
+    from fpops.provision import TIERS
+
+    site = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
+    imports = [p for p in site if "ansible.builtin.import_playbook" in p]
+    plays = [p for p in site if p not in imports]
+    assert all(p.get("tags") == ["always"] for p in imports), imports
+    for play in plays:
+        tags = play.get("tags", [])
+        assert len(tags) == 1 and tags[0] in TIERS, (play["name"], tags)
+    used = {play["tags"][0] for play in plays}
+    assert used == set(TIERS)

@@ -68,6 +68,14 @@ def build_parser() -> Parser:
     add_new_environment_commands(commands)
     provision = env_command(commands, "provision", help="run playbooks/site.yml on an environment")
     add_run_options(provision)
+    provision.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TIER[,TIER]",
+        help="converge only these tiers of site.yml: base, database, cache, app, lb, monitoring,"
+        " firewall (the input checks and the lock always run)",
+    )
 
     deploy = env_command(
         commands,
@@ -362,7 +370,9 @@ def operation_for(args: argparse.Namespace, project_dir: Path, argv: Sequence[st
             project_dir, env, args.to, args.force, verbosity
         )
         return Operation(request, argv, confirm=confirm)
-    request = provision_request(project_dir, env, limit=args.limit, verbosity=verbosity)
+    request = provision_request(
+        project_dir, env, limit=args.limit, verbosity=verbosity, only=args.only
+    )
     return Operation(request, argv)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -48,6 +49,10 @@ def run_playbook_result(
     return result
 
 
+# The tiers site.yml tags its plays with (preflight and the lock are tagged `always`).
+TIERS = ("base", "database", "cache", "app", "lb", "monitoring", "firewall")
+
+
 def provision_request(
     project_dir: Path,
     environment: str,
@@ -55,11 +60,20 @@ def provision_request(
     check: bool = False,
     diff: bool = False,
     verbosity: int = 0,
+    only: Sequence[str] = (),
 ) -> RunRequest:
-    """The RunRequest for `fpops provision`, or ProjectError for bad input."""
-    return playbook_request(
-        project_dir, environment, "site", f"provision {environment}", limit, check, diff, verbosity
+    """The RunRequest for `fpops provision [--only TIER,...]`, or ProjectError for bad input."""
+    tiers = tuple(dict.fromkeys(t.strip() for part in only for t in part.split(",") if t.strip()))
+    unknown = [t for t in tiers if t not in TIERS]
+    if unknown:
+        raise ProjectError(
+            f"--only: no tier named {', '.join(unknown)} (the tiers: {', '.join(TIERS)})"
+        )
+    label = f"provision {environment}" + (f" ({', '.join(tiers)})" if tiers else "")
+    request = playbook_request(
+        project_dir, environment, "site", label, limit, check, diff, verbosity
     )
+    return replace(request, tags=tiers) if tiers else request
 
 
 def deploy_request(

@@ -38,6 +38,7 @@ class RunRequest:
     playbook: Path
     inventory: Path
     limit: str | None = None
+    tags: tuple[str, ...] = ()  # ansible-playbook --tags: `fpops provision --only TIER`
     check: bool = False
     diff: bool = False
     verbosity: int = 0
@@ -74,6 +75,8 @@ def cmdline(request: RunRequest) -> str:
         args.append("--check")
     if request.diff:
         args.append("--diff")
+    if request.tags:
+        args.extend(["--tags", ",".join(request.tags)])
     if request.verbosity:
         args.append("-" + "v" * min(request.verbosity, 6))
     return " ".join(args)

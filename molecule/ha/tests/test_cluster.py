@@ -27,7 +27,11 @@ def client(host, groups):
 
 
 def test_check_mode_reports_no_change(host):
-    out = run_playbook(project_dir() / "playbooks" / "site.yml", "--check")
+    # The database tier only: what runs here and nowhere else (etcd, Patroni, the endpoint). The
+    # other tiers' dry runs are proven on the sandbox (e2e) and in observability; the whole
+    # site.yml runs for real after the failovers (test_failover.py). Saves ~150 s of CI.
+    site = project_dir() / "playbooks" / "site.yml"
+    out = run_playbook(site, "--check", "--tags", "database")
     assert out.returncode == 0, out.stdout[-3000:]
     changed = {name: c["changed"] for name, c in recap(out.stdout).items() if c["changed"]}
     assert changed == {}, out.stdout[-3000:]

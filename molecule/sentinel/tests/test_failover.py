@@ -162,7 +162,9 @@ def test_a_converge_after_the_failover_changes_nothing_and_keeps_the_primary(hos
     changed = {name: counts["changed"] for name, counts in recap(done.stdout).items()}
     assert set(changed.values()) == {0}, changed
     assert wait_settled(host, vault) == primary
-    checked = run_playbook(project_dir() / "playbooks" / "site.yml", "--check")
+    # The dry run of the cache tier only (Redis, Sentinel, their backups and the endpoint): the
+    # other tiers' dry runs are proven on the sandbox (e2e). Saves ~150 s of CI.
+    checked = run_playbook(project_dir() / "playbooks" / "site.yml", "--check", "--tags", "cache")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert {counts["changed"] for counts in recap(checked.stdout).values()} == {0}
 
