@@ -16,7 +16,12 @@ from fpops.docker import DockerError
 from fpops.exitcodes import ExitCode
 from fpops.operation import Operation, perform
 from fpops.project import ProjectError, find_project_dir
-from fpops.provision import deploy_request, provision_request, rollback_request
+from fpops.provision import (
+    deploy_request,
+    playbook_request,
+    provision_request,
+    rollback_request,
+)
 from fpops.sandbox_spec import SpecError
 from fpops.view import OutputMode
 
@@ -206,6 +211,14 @@ def add_data_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     drill = env_command(commands, "drill", help="restore drill (playbooks/drill.yml)")
     add_run_options(drill)
 
+    renew = env_command(
+        commands,
+        "renew-certs",
+        help="renew the internal CA's certificates that are due and reload their services, no"
+        " converge (playbooks/renew_certificates.yml; examples/systemd runs it daily)",
+    )
+    add_run_options(renew)
+
     failover = env_command(
         commands,
         "failover",
@@ -365,6 +378,16 @@ def operation_for(args: argparse.Namespace, project_dir: Path, argv: Sequence[st
         return Operation(request, argv, confirm=confirm)
     if args.command == "drill":
         return Operation(data_ops.drill_request(project_dir, env, verbosity), argv)
+    if args.command == "renew-certs":
+        request = playbook_request(
+            project_dir,
+            env,
+            "renew_certificates",
+            f"renew certificates of {env}",
+            args.limit,
+            verbosity=verbosity,
+        )
+        return Operation(request, argv)
     if args.command == "failover":
         request, confirm = data_ops.failover_request(
             project_dir, env, args.to, args.force, verbosity

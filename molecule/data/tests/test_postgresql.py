@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 from conftest import ADDRESSES, local_psql, psql
-from helpers import rotate_logs
+from helpers import recap, rotate_logs, run_project_playbook
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +209,54 @@ def test_the_server_log_rotates_and_postgresql_writes_on(nodes, vault):
     )
     assert made.rc == 0, made.stderr
     assert primary.run(f"grep -F 'CREATE TABLE {name}' {log}").rc == 0
+
+
+def served_serial(db, address: str) -> str:
+    """The serial of the certificate PostgreSQL serves on ADDRESS (a new TLS connection)."""
+    return db.check_output(
+        f"openssl s_client -starttls postgres -connect {address}:5432 </dev/null 2>/dev/null"
+        " | openssl x509 -noout -serial"
+    )
+
+
+def test_certificates_due_are_renewed_with_no_converge_and_served_without_a_restart(nodes):
+    """playbooks/renew_certificates.yml (fpops renew-certs, the controller's daily timer):
+    nothing due, nothing changes; every certificate due (here: a renewal window longer than
+    the 180-day lifetime) is signed again and PostgreSQL serves it after a reload, on the
+    same postmaster; the expiry metric follows the file."""
+    primary, address = nodes["primary"], nodes["primary_ip"]
+    cert = "/etc/fpops/pki/postgresql.crt"
+    # 180 days (pki_cert_valid_days): it expires within 181 days, not within 179.
+    assert primary.run(f"openssl x509 -noout -checkend {181 * 86400} -in {cert}").rc == 1
+    assert primary.run(f"openssl x509 -noout -checkend {179 * 86400} -in {cert}").rc == 0
+    started = local_psql(primary, "SELECT pg_postmaster_start_time()").stdout
+    before = served_serial(primary, address)
+
+    quiet = run_project_playbook("renew_certificates.yml")
+    assert quiet.returncode == 0, quiet.stdout[-3000:]
+    assert {c["changed"] for c in recap(quiet.stdout).values()} == {0}, quiet.stdout[-3000:]
+
+    due = run_project_playbook("renew_certificates.yml", "-e", "pki_cert_renew_days=400")
+    assert due.returncode == 0, due.stdout[-3000:]
+    file_serial = primary.check_output(f"openssl x509 -noout -serial -in {cert}")
+    assert file_serial != before
+    assert served_serial(primary, address) == file_serial
+    assert local_psql(primary, "SELECT pg_postmaster_start_time()").stdout == started
+    replica = nodes["replica"]
+    assert served_serial(replica, nodes["replica_ip"]) == replica.check_output(
+        f"openssl x509 -noout -serial -in {cert}"
+    )
+
+    assert primary.service("fpops-pki-expiry.timer").is_enabled
+    textfile = "/run/fpops-test-textfile"
+    primary.run(f"mkdir -p {textfile}")
+    assert primary.run(f"/usr/local/lib/fpops/pki-expiry /etc/fpops/pki {textfile}").rc == 0
+    metrics = primary.file(f"{textfile}/fpops_pki.prom").content_string
+    not_after = primary.check_output(
+        f'date -u -d "$(openssl x509 -noout -enddate -in {cert} | cut -d= -f2)" +%s'
+    )
+    assert f'fpops_certificate_expiry_timestamp_seconds{{name="postgresql"}} {not_after}' in metrics
+    assert 'fpops_certificate_expiry_timestamp_seconds{name="ca"} ' in metrics
+
+    again = run_project_playbook("renew_certificates.yml")
+    assert {c["changed"] for c in recap(again.stdout).values()} == {0}, again.stdout[-3000:]
