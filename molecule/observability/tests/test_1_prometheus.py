@@ -53,6 +53,36 @@ def test_the_https_probe_sees_the_api_and_its_certificate():
     assert expiry > time.time() + 14 * 86400
 
 
+def test_a_renewal_with_no_converge_is_served_by_nginx_and_its_expiry_exported(host):
+    """playbooks/renew_certificates.yml with every certificate due: the lb's internal-CA
+    certificate is signed again, nginx serves it after a reload (same master process), and
+    Prometheus reads its new expiry from the host's fpops-pki-expiry textfile."""
+    lb = host("obs-lb1")
+    crt = "/etc/fpops/pki/tls-api.crt"
+    master = lb.check_output("cat /run/nginx.pid")
+    before = lb.check_output(f"openssl x509 -noout -serial -in {crt}")
+    out = playbook("renew_certificates.yml", "-e", "pki_cert_renew_days=400")
+    assert out.returncode == 0, out.stdout[-3000:]
+    after = lb.check_output(f"openssl x509 -noout -serial -in {crt}")
+    assert after != before
+    served = lb.check_output(
+        "openssl s_client -connect 172.30.7.10:443 -servername api.obs.test </dev/null"
+        " 2>/dev/null | openssl x509 -noout -serial"
+    )
+    assert served == after
+    assert lb.check_output("cat /run/nginx.pid") == master
+    not_after = lb.check_output(
+        f'date -u -d "$(openssl x509 -noout -enddate -in {crt} | cut -d= -f2)" +%s'
+    )
+    query = f'fpops_certificate_expiry_timestamp_seconds{{host="obs-lb1", name="tls-api"}}'
+
+    def exported() -> str:
+        result = promql(query)
+        return result[0]["value"][1] if result else ""
+
+    assert eventually(lambda: exported() == not_after, timeout=60), (exported(), not_after)
+
+
 def test_exporters_report_their_services():
     assert promql('pg_up{host="obs-db1"}')[0]["value"][1] == "1"
     assert promql('redis_up{host="obs-cache1"}')[0]["value"][1] == "1"
