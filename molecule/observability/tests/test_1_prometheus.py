@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import yaml
-from conftest import PROMETHEUS, eventually, get_json, project_dir, promql
+from conftest import PROMETHEUS, eventually, get_json, playbook, project_dir, promql
 
 HOSTS = ["obs-app1", "obs-cache1", "obs-db1", "obs-lb1", "obs-mon1"]
 
@@ -74,7 +74,7 @@ def test_a_renewal_with_no_converge_is_served_by_nginx_and_its_expiry_exported(h
     not_after = lb.check_output(
         f'date -u -d "$(openssl x509 -noout -enddate -in {crt} | cut -d= -f2)" +%s'
     )
-    query = f'fpops_certificate_expiry_timestamp_seconds{{host="obs-lb1", name="tls-api"}}'
+    query = 'fpops_certificate_expiry_timestamp_seconds{host="obs-lb1", name="tls-api"}'
 
     def exported() -> str:
         result = promql(query)
