@@ -141,3 +141,42 @@ def test_the_app_hosts_point_at_the_local_pool(client):
     env = client.file("/etc/fpops/postgresql.env").content_string
     assert "PGHOST=127.0.0.1\n" in env
     assert "PGPORT=6432\n" in env
+
+
+def test_a_renewal_with_no_converge_is_served_by_every_tls_service_without_a_restart(host):
+    """playbooks/renew_certificates.yml with every certificate due: PostgreSQL and Patroni's
+    REST API (one certificate), etcd and PgBouncer each serve the new certificate on the same
+    process (a reload; etcd reads its files at every handshake), and the cluster stays healthy."""
+    app = host("ha-app1")
+    db = host(MEMBERS[0])
+    address = ADDRESSES[MEMBERS[0]]
+
+    def main_pid(unit: str) -> str:
+        return f"systemctl show -p MainPID --value {unit}"
+
+    postmaster = "head -1 /var/lib/postgresql/15/main/postmaster.pid"
+    # (host, certificate, s_client arguments to reach its server, its process id)
+    served = [
+        (db, "postgresql", f"-starttls postgres -connect {address}:5432", postmaster),
+        (db, "postgresql", f"-connect {address}:8008", main_pid("patroni@15-main")),
+        (db, "etcd", f"-connect {address}:2379", main_pid("etcd")),
+        (app, "pgbouncer", "-starttls postgres -connect 127.0.0.1:6432", main_pid("pgbouncer")),
+    ]
+
+    def serial_served(node, args: str) -> str:
+        return node.check_output(
+            f"openssl s_client {args} </dev/null 2>/dev/null | openssl x509 -noout -serial"
+        )
+
+    pids = [node.check_output(pid) for node, _, _, pid in served]
+    before = [serial_served(node, args) for node, _, args, _ in served]
+    out = run_playbook(
+        project_dir() / "playbooks" / "renew_certificates.yml", "-e", "pki_cert_renew_days=400"
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    for (node, cert, args, pid), old, old_pid in zip(served, before, pids, strict=True):
+        new = node.check_output(f"openssl x509 -noout -serial -in /etc/fpops/pki/{cert}.crt")
+        assert new != old, (args, cert)
+        assert serial_served(node, args) == new, args
+        assert node.check_output(pid) == old_pid, f"restarted: {pid}"
+    assert wait_for(lambda: healthy(host), 60)
