@@ -1,7 +1,17 @@
 """Three Sentinels watch the cache hosts: they agree on one primary, log in with least privilege,
 and Redis cannot rewrite the configuration Ansible owns."""
 
-from conftest import ADDRESSES, MASTER, SENTINEL_PORT, SENTINELS, redis, wait_settled
+from conftest import (
+    ADDRESSES,
+    APP_ADDRESS,
+    MASTER,
+    SENTINEL_PORT,
+    SENTINELS,
+    project_dir,
+    redis,
+    run_playbook,
+    wait_settled,
+)
 from redis_load import REDIS_CLI_TLS
 
 
@@ -89,3 +99,38 @@ def test_the_app_hosts_endpoint_sends_writes_to_the_primary(host, vault, groups)
     # Loopback only: the endpoint is not a way into Redis from the network.
     assert client.socket("tcp://127.0.0.1:6380").is_listening
     assert not client.socket("tcp://0.0.0.0:6380").is_listening
+
+
+def test_a_renewal_with_no_converge_is_served_by_redis_without_a_restart_and_by_every_sentinel(
+    host, vault
+):
+    """playbooks/renew_certificates.yml with every certificate due: each Redis serves its new
+    certificate on the same process (CONFIG SET of the TLS files), each Sentinel after a restart
+    one host at a time, and the primary stays where it was."""
+    primary = wait_settled(host, vault)
+
+    def served(name: str, address: str, port: int) -> str:
+        return host(name).check_output(
+            f"openssl s_client -connect {address}:{port} </dev/null 2>/dev/null"
+            " | openssl x509 -noout -serial"
+        )
+
+    def server_pid(name: str) -> str:
+        return host(name).check_output("systemctl show -p MainPID --value redis-server")
+
+    pids = {name: server_pid(name) for name in ADDRESSES}
+    before = {name: served(name, address, 6379) for name, address in ADDRESSES.items()}
+    out = run_playbook(
+        project_dir() / "playbooks" / "renew_certificates.yml", "-e", "pki_cert_renew_days=400"
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
+    for name in SENTINELS:
+        node = host(name)
+        new = node.check_output("openssl x509 -noout -serial -in /etc/fpops/pki/redis.crt")
+        address = ADDRESSES.get(name, APP_ADDRESS)
+        assert served(name, address, SENTINEL_PORT) == new, name
+        if name in ADDRESSES:
+            assert new != before[name], name
+            assert served(name, address, 6379) == new, name
+            assert server_pid(name) == pids[name], f"redis-server on {name} was restarted"
+    assert wait_settled(host, vault) == primary
