@@ -18,8 +18,8 @@ from fpops.operation import Operation, perform
 from fpops.project import ProjectError, find_project_dir
 from fpops.provision import (
     deploy_request,
-    playbook_request,
     provision_request,
+    renew_certs_request,
     rollback_request,
 )
 from fpops.sandbox_spec import SpecError
@@ -379,15 +379,7 @@ def operation_for(args: argparse.Namespace, project_dir: Path, argv: Sequence[st
     if args.command == "drill":
         return Operation(data_ops.drill_request(project_dir, env, verbosity), argv)
     if args.command == "renew-certs":
-        request = playbook_request(
-            project_dir,
-            env,
-            "renew_certificates",
-            f"renew certificates of {env}",
-            args.limit,
-            verbosity=verbosity,
-        )
-        return Operation(request, argv)
+        return Operation(renew_certs_request(project_dir, env, args.limit, verbosity), argv)
     if args.command == "failover":
         request, confirm = data_ops.failover_request(
             project_dir, env, args.to, args.force, verbosity

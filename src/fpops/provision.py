@@ -76,6 +76,20 @@ def provision_request(
     return replace(request, tags=tiers) if tiers else request
 
 
+def renew_certs_request(
+    project_dir: Path, environment: str, limit: str | None = None, verbosity: int = 0
+) -> RunRequest:
+    """The RunRequest for `fpops renew-certs ENV`, or ProjectError for bad input."""
+    return playbook_request(
+        project_dir,
+        environment,
+        "renew_certificates",
+        f"renew certificates of {environment}",
+        limit,
+        verbosity=verbosity,
+    )
+
+
 def deploy_request(
     project_dir: Path,
     environment: str,
